@@ -1,0 +1,1 @@
+//! Blocking adapter (filled by the adapters issue).

@@ -1,0 +1,1 @@
+//! Tokio adapter (filled by the adapters issue).

@@ -1,0 +1,1 @@
+//! Testbed servers and simulation for mcp-oauth (being written).
