@@ -6,6 +6,9 @@ use crate::secret::StateToken;
 use crate::session::Session;
 
 /// A fact the adapter reports to the machine.
+// Inputs and outputs are moved once through the drain loop; boxing the large variants would cost
+// an allocation per request for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Input {
@@ -74,6 +77,7 @@ impl std::fmt::Debug for BrowserRequest {
 }
 
 /// An effect the adapter must carry out, or a notification.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Output {

@@ -12,21 +12,12 @@ use crate::error::{Error, Result};
 use crate::http::redact_query;
 
 /// The URL rules. `Default` is the production policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UrlPolicy {
     /// Allow plain `http` to non-loopback hosts (never for production).
     pub allow_insecure_http: bool,
     /// Allow IP literals in private, link-local, ULA and metadata ranges.
     pub allow_private_networks: bool,
-}
-
-impl Default for UrlPolicy {
-    fn default() -> Self {
-        Self {
-            allow_insecure_http: false,
-            allow_private_networks: false,
-        }
-    }
 }
 
 impl UrlPolicy {

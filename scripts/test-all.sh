@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the README's test command, and what .ci/run calls.
+# Installs what it needs itself (apt packages for the keychain tests, Node 22 for conformance).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "core contract: no IO crates in mcp-oauth-core"
+scripts/check-core-contract.sh
+
+step "tests"
+cargo test --workspace
+
+for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh; do
+  if [ -x "$extra" ]; then
+    step "$extra"
+    "$extra"
+  fi
+done
+step "all tests passed"
