@@ -1,1 +1,16 @@
-//! Testbed servers and simulation for mcp-oauth (being written).
+//! # mcp-oauth-tests
+//!
+//! Test infrastructure for mcp-oauth (DESIGN.md §4, test layers):
+//!
+//! - [`testbed`]: an OAuth authorization server and an MCP resource server written as pure
+//!   functions `HttpRequest -> HttpResponse` on a virtual clock. It reproduces the mock servers
+//!   of every client-auth scenario of the official MCP conformance suite
+//!   ([`testbed::TestbedConfig::conformance`]) and also verifies what those servers let slide
+//!   (PKCE S256, `state`, `redirect_uri`, single-use codes, client authentication, `resource`),
+//!   recording each slip in [`testbed::Testbed::violations`].
+//!
+//! The same testbed serves the deterministic simulation (driven in-process), the integration
+//! tests (put on a loopback listener) and the `mcp-oauth demo` command.
+
+pub mod sim;
+pub mod testbed;
