@@ -1,0 +1,285 @@
+//! Discovery transitions: challenges, protected resource metadata (RFC 9728), authorization
+//! server metadata (RFC 8414 / OIDC), scope selection and step-up.
+
+use super::*;
+
+impl Machine {
+    pub(super) fn on_challenge(&mut self, now: Now, status: u16, values: &[String]) {
+        if !self.state.is_idle() {
+            return; // the running flow will produce the token this request needs
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let challenge = auth_challenge(&refs);
+        if status == 403 {
+            if challenge.error.as_deref() == Some("insufficient_scope") {
+                self.step_up(now, challenge);
+            } else {
+                self.emit(Output::Event(Event::Failed(Error::Forbidden)));
+            }
+            return;
+        }
+        // The server rejected the token: never hand it out again (in memory only; the store
+        // keeps its copy until a new token replaces it).
+        if let Some(t) = self.session.as_mut().and_then(|s| s.tokens.as_mut()) {
+            t.expires_at = Some(t.expires_at.map_or(now.wall, |at| at.min(now.wall)));
+        }
+        let has_rt = self
+            .session
+            .as_ref()
+            .and_then(|s| s.tokens.as_ref())
+            .is_some_and(|t| t.refresh_token.is_some());
+        if has_rt && !self.refreshed_after_401 {
+            self.start_refresh(now, true);
+        } else {
+            let previous = self.previous_scopes();
+            self.begin_discovery(now, challenge, previous);
+        }
+    }
+
+    /// 403 `insufficient_scope`: re-authorize with previous ∪ challenged scopes, reusing cached
+    /// metadata (SD-idx L389-397).
+    pub(super) fn step_up(&mut self, now: Now, challenge: AuthChallenge) {
+        let previous = self.previous_scopes();
+        let wanted = scope::union(&previous, challenge.scope.as_deref().unwrap_or(&[]));
+        // Reuse cached discovery unless the challenge points at different metadata.
+        let same_prm = match (&challenge.resource_metadata, &self.cached_prm_url) {
+            (None, _) => true,
+            (Some(named), Some(cached)) => named == cached,
+            (Some(_), None) => false,
+        };
+        match (&self.cached_prm, &self.cached_meta, same_prm) {
+            (Some(p), Some(meta), true)
+                if p.authorization_servers.first() == Some(&meta.issuer) =>
+            {
+                let flow = Flow {
+                    resource: self.resource_for(Some(p)),
+                    issuer: meta.issuer.clone(),
+                    meta: Some(meta.clone()),
+                    scopes: wanted,
+                    challenge,
+                    ..Flow::default()
+                };
+                self.after_metadata(now, flow);
+            }
+            _ => self.begin_discovery(now, challenge, wanted),
+        }
+    }
+
+    pub(super) fn previous_scopes(&self) -> Vec<String> {
+        self.session
+            .as_ref()
+            .map(|s| s.scopes.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn begin_discovery(
+        &mut self,
+        now: Now,
+        challenge: AuthChallenge,
+        scopes: Vec<String>,
+    ) {
+        if !self.config.interactive {
+            self.fail(Error::LoginRequired);
+            return;
+        }
+        self.set_status(AuthStatus::Working);
+        let candidates = prm::candidates(&self.server, challenge.resource_metadata.as_deref());
+        let flow = Flow {
+            challenge,
+            scopes,
+            ..Flow::default()
+        };
+        self.fetch_prm(now, flow, candidates, 0);
+    }
+
+    pub(super) fn fetch_prm(
+        &mut self,
+        now: Now,
+        flow: Flow,
+        candidates: Vec<PrmCandidate>,
+        index: usize,
+    ) {
+        let Some(c) = candidates.get(index) else {
+            return self.no_prm(now, flow);
+        };
+        if let Err(e) = self.config.url_policy.check(&c.url) {
+            return self.fail(e);
+        }
+        let id = self.fetch(Step::ResourceMetadata, prm::request(&c.url));
+        self.state = State::FetchingPrm {
+            id,
+            flow,
+            candidates,
+            index,
+        };
+    }
+
+    pub(super) fn on_prm(
+        &mut self,
+        now: Now,
+        mut flow: Flow,
+        candidates: Vec<PrmCandidate>,
+        index: usize,
+        result: Result<HttpResponse, String>,
+    ) {
+        let parsed = match result {
+            Ok(resp) => prm::parse(&resp),
+            Err(_) => Err(Error::DiscoveryFailed),
+        };
+        let doc = match parsed {
+            Ok(doc) => doc,
+            // 404, other statuses, bad bodies, network errors: try the next well-known URI (P4).
+            Err(_) => return self.fetch_prm(now, flow, candidates, index + 1),
+        };
+        let source = candidates.get(index).map(|c| c.source);
+        if let Some(source) = source {
+            if let Err(e) =
+                prm::validate_resource(&doc, &self.server, source, self.config.resource_match)
+            {
+                return self.fail(e);
+            }
+        }
+        let Some(issuer) = doc.authorization_servers.first().cloned() else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        flow.resource = self.resource_for(Some(&doc));
+        flow.issuer = issuer.clone();
+        self.cached_prm = Some(doc);
+        self.cached_prm_url = candidates.get(index).map(|c| c.url.clone());
+        match self.cached_meta.clone() {
+            Some(meta) if meta.issuer == issuer => {
+                flow.meta = Some(meta);
+                self.after_metadata(now, flow);
+            }
+            _ => {
+                let candidates = asm::candidates(&issuer);
+                self.fetch_meta(now, flow, candidates, 0);
+            }
+        }
+    }
+
+    /// No PRM anywhere: 2025-03-26 servers put the AS at the server origin (spec-checklist L2).
+    pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
+        if !self.config.legacy_discovery {
+            return self.fail(Error::DiscoveryFailed);
+        }
+        let Some(origin) = prm::origin(&self.server) else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        flow.legacy = true;
+        flow.issuer = origin.clone();
+        flow.resource = self.resource_for(None);
+        self.cached_prm = None;
+        self.fetch_meta(now, flow, asm::candidates(&origin), 0);
+    }
+
+    pub(super) fn fetch_meta(
+        &mut self,
+        now: Now,
+        flow: Flow,
+        candidates: Vec<String>,
+        index: usize,
+    ) {
+        let Some(url) = candidates.get(index) else {
+            if flow.legacy {
+                // L3: no metadata at all → default endpoints at the origin.
+                let meta = asm::legacy_defaults(&flow.issuer);
+                let mut flow = flow;
+                flow.meta = Some(meta);
+                return self.after_metadata(now, flow);
+            }
+            return self.fail(Error::DiscoveryFailed);
+        };
+        if let Err(e) = self.config.url_policy.check(url) {
+            return self.fail(e);
+        }
+        let id = self.fetch(Step::ServerMetadata, asm::request(url));
+        self.state = State::FetchingMeta {
+            id,
+            flow,
+            candidates,
+            index,
+        };
+    }
+
+    pub(super) fn on_meta(
+        &mut self,
+        now: Now,
+        mut flow: Flow,
+        candidates: Vec<String>,
+        index: usize,
+        result: Result<HttpResponse, String>,
+    ) {
+        let parsed = match result {
+            Ok(resp) => asm::parse(&resp, &flow.issuer),
+            Err(_) => Err(Error::DiscoveryFailed),
+        };
+        let meta = match parsed {
+            Ok(meta) => meta,
+            // An issuer mismatch is a hard failure for this issuer (RFC 8414 §3.3).
+            Err(e @ Error::IssuerMismatch { .. }) => return self.fail(e),
+            Err(_) => return self.fetch_meta(now, flow, candidates, index + 1),
+        };
+        if let Err(e) = self.check_metadata(&meta) {
+            return self.fail(e);
+        }
+        self.cached_meta = Some(meta.clone());
+        flow.meta = Some(meta);
+        self.after_metadata(now, flow);
+    }
+
+    pub(super) fn check_metadata(&self, meta: &AuthorizationServerMetadata) -> Result<(), Error> {
+        asm::check_pkce(meta, self.config.require_pkce_s256)?;
+        let (Some(authz), Some(tok)) = (&meta.authorization_endpoint, &meta.token_endpoint) else {
+            return Err(Error::Malformed {
+                step: Step::ServerMetadata,
+                detail: "authorization_endpoint and token_endpoint are required".into(),
+            });
+        };
+        self.config.url_policy.check(authz)?;
+        self.config.url_policy.check(tok)?;
+        for url in [&meta.registration_endpoint, &meta.revocation_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            self.config.url_policy.check(url)?;
+        }
+        Ok(())
+    }
+
+    /// Metadata known: choose scopes, then get a redirect URI from the adapter.
+    pub(super) fn after_metadata(&mut self, _now: Now, mut flow: Flow) {
+        let Some(meta) = flow.meta.as_ref() else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        let challenged = flow.challenge.scope.clone().unwrap_or_default();
+        flow.scopes = if flow.scopes.is_empty() {
+            let prm_scopes = self
+                .cached_prm
+                .as_ref()
+                .and_then(|p| p.scopes_supported.clone());
+            scope::initial_scopes(
+                self.config.scopes.as_deref(),
+                Some(&challenged),
+                prm_scopes.as_deref(),
+            )
+        } else {
+            // Re-authorization: previous ∪ challenged (SD-idx L109-112).
+            scope::union(&flow.scopes, &challenged)
+        };
+        flow.scopes = scope::with_offline_access(
+            std::mem::take(&mut flow.scopes),
+            meta.lists_scope(scope::OFFLINE_ACCESS),
+        );
+        let preferred_port = self
+            .session
+            .as_ref()
+            .map(|s| &s.client)
+            .filter(|c| c.kind == ClientKind::Dynamic && c.issuer == flow.issuer)
+            .and_then(|c| c.redirect_uri.as_deref())
+            .and_then(port_of);
+        self.set_status(AuthStatus::Working);
+        self.emit(Output::ListenLoopback { preferred_port });
+        self.state = State::Listening { flow };
+    }
+}

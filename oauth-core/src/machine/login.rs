@@ -1,0 +1,291 @@
+//! Login transitions: registration (pre-registered > CIMD > stored DCR > new DCR), the browser
+//! step (PKCE, state, RFC 9207 iss) and the code exchange.
+
+use super::*;
+
+impl Machine {
+    pub(super) fn on_loopback_ready(&mut self, now: Now, redirect_uri: String) {
+        let State::Listening { mut flow } = std::mem::replace(&mut self.state, State::Idle) else {
+            return;
+        };
+        flow.redirect_uri = redirect_uri;
+        self.register_or_authorize(now, flow);
+    }
+
+    /// Registration priority (spec-checklist R2): pre-registered > CIMD > stored DCR client for
+    /// this issuer and redirect URI > new DCR registration.
+    pub(super) fn register_or_authorize(&mut self, now: Now, mut flow: Flow) {
+        let Some(meta) = flow.meta.clone() else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        let supported = meta.auth_methods();
+        if let Some(pre) = &self.config.client.pre_registered {
+            if let Some(bound) = &pre.issuer {
+                if *bound != flow.issuer {
+                    return self.fail(Error::PreRegisteredIssuerMismatch {
+                        configured: bound.clone(),
+                        discovered: flow.issuer.clone(),
+                    });
+                }
+            }
+            let method = pre.auth_method.unwrap_or_else(|| {
+                registration::choose_auth_method(pre.client_secret.is_some(), None, &supported)
+            });
+            flow.registration = Some(ClientRegistration {
+                kind: ClientKind::PreRegistered,
+                issuer: flow.issuer.clone(),
+                client_id: pre.client_id.clone(),
+                client_secret: pre.client_secret.clone(),
+                secret_expires_at: None,
+                auth_method: method,
+                redirect_uri: None,
+            });
+            return self.send_authorization(now, flow);
+        }
+        if let Some(url) = &self.config.client.metadata_document_url {
+            if meta.client_id_metadata_document_supported {
+                flow.registration = Some(ClientRegistration {
+                    kind: ClientKind::MetadataDocument,
+                    issuer: flow.issuer.clone(),
+                    client_id: url.clone(),
+                    client_secret: None,
+                    secret_expires_at: None,
+                    auth_method: crate::session::ClientAuthMethod::None,
+                    redirect_uri: None,
+                });
+                return self.send_authorization(now, flow);
+            }
+        }
+        let stored = self.session.as_ref().map(|s| &s.client).filter(|c| {
+            c.kind == ClientKind::Dynamic
+                && c.issuer == flow.issuer
+                && c.redirect_uri.as_deref() == Some(flow.redirect_uri.as_str())
+                && c.secret_expires_at.is_none_or(|t| t > now.wall)
+        });
+        if let (Some(client), false) = (stored, flow.reregistered) {
+            flow.registration = Some(client.clone());
+            return self.send_authorization(now, flow);
+        }
+        match (
+            &meta.registration_endpoint,
+            self.config.client.allow_dynamic_registration,
+        ) {
+            (Some(endpoint), true) => {
+                let scope = scope::join(&flow.scopes);
+                let c = &self.config.client;
+                let request = registration::dcr_request(
+                    endpoint,
+                    &registration::DcrParams {
+                        client_name: &c.client_name,
+                        redirect_uri: &flow.redirect_uri,
+                        scope: scope.as_deref(),
+                        application_type: &c.application_type,
+                        software_id: c.software_id.as_deref(),
+                        software_version: c.software_version.as_deref(),
+                    },
+                );
+                let id = self.fetch(Step::Registration, request);
+                self.state = State::Registering { id, flow };
+            }
+            _ => self.fail(Error::RegistrationUnavailable),
+        }
+    }
+
+    pub(super) fn on_registered(
+        &mut self,
+        now: Now,
+        mut flow: Flow,
+        result: Result<HttpResponse, String>,
+    ) {
+        let supported = flow
+            .meta
+            .as_ref()
+            .map(|m| m.auth_methods())
+            .unwrap_or_default();
+        let parsed = result
+            .map_err(|message| Error::Transport {
+                step: Step::Registration,
+                message,
+            })
+            .and_then(|resp| {
+                registration::parse_dcr_response(
+                    &resp,
+                    &flow.issuer,
+                    &flow.redirect_uri,
+                    &supported,
+                )
+            });
+        match parsed {
+            Ok(client) => {
+                flow.registration = Some(client);
+                self.send_authorization(now, flow);
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    pub(super) fn send_authorization(&mut self, now: Now, flow: Flow) {
+        if self.attempts >= self.config.max_authorization_attempts {
+            return self.fail(Error::StepUpLimit {
+                attempts: self.attempts,
+            });
+        }
+        let (Some(meta), Some(client)) = (&flow.meta, &flow.registration) else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        let Some(endpoint) = meta.authorization_endpoint.as_deref() else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        self.attempts += 1;
+        let pkce = pkce::generate(&mut *self.rng);
+        let state = pkce::random_state(&mut *self.rng);
+        let scope = scope::join(&flow.scopes);
+        let url = authorization_url(&AuthorizationParams {
+            authorization_endpoint: endpoint,
+            client_id: &client.client_id,
+            redirect_uri: &flow.redirect_uri,
+            scope: scope.as_deref(),
+            state: &state,
+            code_challenge: &pkce.challenge,
+            resource: flow.resource.as_deref(),
+        });
+        if let Err(e) = self.config.url_policy.check(&url) {
+            return self.fail(e);
+        }
+        let host = host_of(&flow.issuer);
+        self.emit(Output::OpenBrowser(BrowserRequest {
+            url,
+            state: state.clone(),
+        }));
+        self.set_status(AuthStatus::WaitingForBrowser { server_host: host });
+        self.deadline = Some(Deadline {
+            at: now.instant + self.config.authorization_timeout,
+            reason: DeadlineReason::AuthorizationTimeout,
+        });
+        self.state = State::WaitingCallback(Box::new(Pending {
+            flow,
+            state,
+            verifier: pkce.verifier,
+        }));
+    }
+
+    pub(super) fn on_callback(&mut self, _now: Now, query: &str) {
+        let State::WaitingCallback(pending) = &self.state else {
+            return;
+        };
+        let params = match parse_callback(query) {
+            Ok(p) => p,
+            Err(e) => {
+                self.emit(Output::Event(Event::CallbackRejected(e)));
+                return;
+            }
+        };
+        let state_ok = params
+            .state
+            .as_deref()
+            .is_some_and(|s| pending.state.matches(s));
+        if !state_ok {
+            // Forged or stale callback: discard it and keep waiting (RFC 6749 §10.12).
+            self.emit(Output::Event(Event::CallbackRejected(Error::StateMismatch)));
+            return;
+        }
+        let State::WaitingCallback(pending) = std::mem::replace(&mut self.state, State::Idle)
+        else {
+            return;
+        };
+        let Pending {
+            flow,
+            state,
+            verifier,
+        } = *pending;
+        self.close_browser_step();
+        let iss_advertised = flow
+            .meta
+            .as_ref()
+            .is_some_and(|m| m.authorization_response_iss_parameter_supported);
+        let code = match validate_callback(params, &state, &flow.issuer, iss_advertised) {
+            Ok(code) => code,
+            Err(e) => return self.fail(e),
+        };
+        let (Some(meta), Some(client)) = (&flow.meta, &flow.registration) else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        let Some(token_endpoint) = meta.token_endpoint.as_deref() else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        self.set_status(AuthStatus::Working);
+        let request = token::code_exchange_request(
+            token_endpoint,
+            client,
+            &code,
+            &flow.redirect_uri,
+            &verifier,
+            flow.resource.as_deref(),
+        );
+        let id = self.fetch(Step::TokenExchange, request);
+        self.state = State::ExchangingCode { id, flow };
+    }
+
+    pub(super) fn on_code_exchanged(
+        &mut self,
+        now: Now,
+        mut flow: Flow,
+        result: Result<HttpResponse, String>,
+    ) {
+        let parsed = result
+            .map_err(|message| Error::Transport {
+                step: Step::TokenExchange,
+                message,
+            })
+            .and_then(|resp| token::parse_token_response(&resp, Step::TokenExchange));
+        let response = match parsed {
+            Ok(r) => r,
+            Err(e) => {
+                let reused_dcr = flow
+                    .registration
+                    .as_ref()
+                    .is_some_and(|c| c.kind == ClientKind::Dynamic)
+                    && !flow.reregistered;
+                if e.oauth_code() == Some("invalid_client") && reused_dcr {
+                    // A stored DCR client the AS no longer knows: register again, once.
+                    flow.reregistered = true;
+                    flow.registration = None;
+                    if let Some(s) = self.session.as_mut() {
+                        s.tokens = None;
+                    }
+                    return self.register_or_authorize(now, flow);
+                }
+                return self.fail(e);
+            }
+        };
+        let (Some(meta), Some(client)) = (flow.meta, flow.registration) else {
+            return self.fail(Error::DiscoveryFailed);
+        };
+        let granted = response
+            .scope
+            .as_deref()
+            .map(scope::split)
+            .unwrap_or_else(|| flow.scopes.clone());
+        let session = Session {
+            version: SESSION_VERSION,
+            server: self.server.clone(),
+            resource: flow.resource,
+            issuer: flow.issuer,
+            token_endpoint: meta.token_endpoint.clone().unwrap_or_default(),
+            revocation_endpoint: meta.revocation_endpoint.clone(),
+            client,
+            tokens: Some(response.into_token_set(now.wall, None)),
+            scopes: granted,
+        };
+        self.install_session(session);
+    }
+
+    /// Persist first, then announce: a token is never used before it is stored.
+    pub(super) fn install_session(&mut self, session: Session) {
+        self.emit(Output::StoreSession(session.clone()));
+        self.session = Some(session);
+        self.state = State::Idle;
+        self.set_status(AuthStatus::Authorized);
+        self.emit(Output::Event(Event::Authorized));
+    }
+}

@@ -1,0 +1,429 @@
+//! The authorization state machine: every transition in one place (h11 style, DESIGN.md §2).
+//!
+//! The machine only sequences the step modules; each step's request builder and response parser
+//! lives in its own module. All inputs carry a [`Now`]; all effects leave through
+//! [`Machine::poll_output`]. See the crate docs for the drain order.
+//!
+//! The `impl` is split by phase so each file stays readable: [`discovery`] (challenge, PRM, AS
+//! metadata, scopes), [`login`] (registration, browser step, code exchange) and [`refresh`]
+//! (refresh and logout). All state lives in [`State`] here.
+
+mod discovery;
+mod login;
+mod refresh;
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRngCore;
+
+use crate::authorize::{authorization_url, AuthorizationParams};
+use crate::callback::{parse_callback, validate_callback};
+use crate::challenge::{auth_challenge, AuthChallenge};
+use crate::config::{Config, ResourceParameter};
+use crate::error::{sanitize_remote_text, Error};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
+use crate::resource_metadata::{self as prm, PrmCandidate, ProtectedResourceMetadata};
+use crate::revoke::{self, TokenTypeHint};
+use crate::secret::{PkceVerifier, StateToken};
+use crate::server_metadata::{self as asm, AuthorizationServerMetadata};
+use crate::session::{ClientKind, ClientRegistration, Session, SESSION_VERSION};
+use crate::time::{Deadline, DeadlineReason, Now};
+use crate::{pkce, registration, scope, token};
+
+/// The MCP authorization client for one MCP server.
+///
+/// ```
+/// use mcp_oauth_core::{Config, Input, Machine, Now, Output, SeededRng};
+///
+/// let mut m = Machine::new(Config::new("https://mcp.example.com/mcp"), SeededRng::from_seed([1; 32]))
+///     .expect("valid config");
+/// let now = Now::default();
+/// m.handle_input(now, Input::Challenge { status: 401, www_authenticate: vec![] });
+/// // First request: the path-based protected resource metadata (RFC 9728 §3.1).
+/// let first_fetch = std::iter::from_fn(|| m.poll_output()).find_map(|out| match out {
+///     Output::Fetch { request, .. } => Some(request.url),
+///     _ => None, // status events
+/// });
+/// assert_eq!(
+///     first_fetch.as_deref(),
+///     Some("https://mcp.example.com/.well-known/oauth-protected-resource/mcp")
+/// );
+/// ```
+pub struct Machine {
+    config: Config,
+    server: String,
+    rng: Box<dyn CryptoRngCore + Send>,
+    state: State,
+    session: Option<Session>,
+    outputs: VecDeque<Output>,
+    next_id: u64,
+    status: AuthStatus,
+    deadline: Option<Deadline>,
+    /// Discovery results kept for step-up and re-authorization (no second fetch unless the
+    /// challenge or PRM names a different authorization server).
+    cached_prm: Option<ProtectedResourceMetadata>,
+    cached_meta: Option<AuthorizationServerMetadata>,
+    cached_prm_url: Option<String>,
+    /// Authorization requests in the current chain (spec-checklist SC6).
+    attempts: u32,
+    /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
+    refreshed_after_401: bool,
+}
+
+/// The in-progress login: what discovery found so far.
+#[derive(Debug, Clone, Default)]
+struct Flow {
+    challenge: AuthChallenge,
+    resource: Option<String>,
+    issuer: String,
+    legacy: bool,
+    meta: Option<AuthorizationServerMetadata>,
+    scopes: Vec<String>,
+    redirect_uri: String,
+    registration: Option<ClientRegistration>,
+    reregistered: bool,
+}
+
+/// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
+struct Pending {
+    flow: Flow,
+    state: StateToken,
+    verifier: PkceVerifier,
+}
+
+enum State {
+    Idle,
+    FetchingPrm {
+        id: RequestId,
+        flow: Flow,
+        candidates: Vec<PrmCandidate>,
+        index: usize,
+    },
+    FetchingMeta {
+        id: RequestId,
+        flow: Flow,
+        candidates: Vec<String>,
+        index: usize,
+    },
+    Listening {
+        flow: Flow,
+    },
+    Registering {
+        id: RequestId,
+        flow: Flow,
+    },
+    WaitingCallback(Box<Pending>),
+    ExchangingCode {
+        id: RequestId,
+        flow: Flow,
+    },
+    ReloadingForRefresh,
+    Refreshing {
+        id: RequestId,
+    },
+    Revoking {
+        id: RequestId,
+        remaining: Vec<HttpRequest>,
+    },
+}
+
+impl State {
+    fn request_id(&self) -> Option<RequestId> {
+        match self {
+            State::FetchingPrm { id, .. }
+            | State::FetchingMeta { id, .. }
+            | State::Registering { id, .. }
+            | State::ExchangingCode { id, .. }
+            | State::Refreshing { id }
+            | State::Revoking { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        matches!(self, State::Idle)
+    }
+}
+
+impl Machine {
+    /// A machine for `config.server_url`, drawing `state` and PKCE verifiers from `rng`.
+    pub fn new(config: Config, rng: impl CryptoRngCore + Send + 'static) -> Result<Self, Error> {
+        let server = prm::canonical_server_url(&config.server_url)?;
+        config.url_policy.check(&server)?;
+        if let Some(url) = &config.client.metadata_document_url {
+            registration::validate_client_id_url(url)?;
+        }
+        Ok(Self {
+            config,
+            server,
+            rng: Box::new(rng),
+            state: State::Idle,
+            session: None,
+            outputs: VecDeque::new(),
+            next_id: 0,
+            status: AuthStatus::AuthorizationRequired { server_host: None },
+            deadline: None,
+            cached_prm: None,
+            cached_meta: None,
+            cached_prm_url: None,
+            attempts: 0,
+            refreshed_after_401: false,
+        })
+    }
+
+    // ---------------------------------------------------------------- getters
+
+    /// The canonical server URL (the session store key).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Where this server stands, for host UIs.
+    pub fn status(&self) -> &AuthStatus {
+        &self.status
+    }
+
+    /// The current session, if any.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// True while a login, refresh or logout is in flight.
+    pub fn is_busy(&self) -> bool {
+        !self.state.is_idle()
+    }
+
+    /// The `Authorization` header for the next MCP request. Starts a refresh when the token is
+    /// within the refresh margin of expiry (then returns `Pending`; drain outputs and ask again).
+    pub fn authorization_header(&mut self, now: Now) -> HeaderState {
+        let margin = self.config.refresh_margin.as_secs();
+        let Some(tokens) = self.session.as_ref().and_then(|s| s.tokens.as_ref()) else {
+            return if self.state.is_idle() {
+                HeaderState::LoginRequired
+            } else {
+                HeaderState::Pending
+            };
+        };
+        if !tokens.expires_within(now.wall, margin) {
+            return HeaderState::Ready(tokens.authorization_header());
+        }
+        if !self.state.is_idle() {
+            return HeaderState::Pending;
+        }
+        let expired = tokens.expires_within(now.wall, 0);
+        if tokens.refresh_token.is_some() {
+            self.start_refresh(now, false);
+            HeaderState::Pending
+        } else if !expired {
+            HeaderState::Ready(tokens.authorization_header())
+        } else {
+            HeaderState::LoginRequired
+        }
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    /// Feeds one fact to the machine. Drain [`Machine::poll_output`] afterwards.
+    pub fn handle_input(&mut self, now: Now, input: Input) {
+        match input {
+            Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
+            Input::HttpFailed { id, error } => self.on_http(now, id, Err(error)),
+            Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
+            Input::LoopbackFailed { error } => {
+                if matches!(self.state, State::Listening { .. }) {
+                    self.fail(Error::Config(format!(
+                        "loopback listener: {}",
+                        sanitize_remote_text(&error)
+                    )));
+                }
+            }
+            Input::Callback { query } => self.on_callback(now, &query),
+            Input::Challenge {
+                status,
+                www_authenticate,
+            } => self.on_challenge(now, status, &www_authenticate),
+            Input::RequestSucceeded => {
+                self.attempts = 0;
+                self.refreshed_after_401 = false;
+            }
+            Input::SessionLoaded(session) => self.on_session_loaded(now, session),
+            Input::Timeout => {
+                if let Some(d) = self.deadline {
+                    if now.instant >= d.at && matches!(self.state, State::WaitingCallback(_)) {
+                        self.fail(Error::AuthorizationTimeout);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    /// Starts a login proactively (no 401 seen yet). No-op while another flow runs.
+    pub fn authorize(&mut self, now: Now) {
+        if self.state.is_idle() {
+            self.attempts = 0;
+            self.begin_discovery(now, AuthChallenge::default(), Vec::new());
+        }
+    }
+
+    /// Refreshes now if a refresh token exists (e.g. a host-driven timer). No-op while busy.
+    pub fn refresh(&mut self, now: Now) {
+        let has_rt = self
+            .session
+            .as_ref()
+            .and_then(|s| s.tokens.as_ref())
+            .is_some_and(|t| t.refresh_token.is_some());
+        if self.state.is_idle() && has_rt {
+            self.start_refresh(now, false);
+        }
+    }
+
+    /// Revokes the tokens at the AS when it has a revocation endpoint (RFC 7009: refresh token
+    /// first, then access token), then clears the stored session. Any in-flight flow is dropped.
+    pub fn logout(&mut self, _now: Now) {
+        self.close_browser_step();
+        self.state = State::Idle;
+        let mut requests = Vec::new();
+        if let Some(s) = &self.session {
+            if let (Some(endpoint), Some(tokens)) = (&s.revocation_endpoint, &s.tokens) {
+                if self.config.url_policy.check(endpoint).is_ok() {
+                    if let Some(rt) = &tokens.refresh_token {
+                        requests.push(revoke::revocation_request(
+                            endpoint,
+                            &s.client,
+                            rt.expose_secret(),
+                            TokenTypeHint::RefreshToken,
+                        ));
+                    }
+                    requests.push(revoke::revocation_request(
+                        endpoint,
+                        &s.client,
+                        tokens.access_token.expose_secret(),
+                        TokenTypeHint::AccessToken,
+                    ));
+                }
+            }
+        }
+        requests.reverse();
+        self.next_revocation(requests);
+    }
+
+    // ---------------------------------------------------------------- polling
+
+    /// The next effect to carry out, in order. Drain to `None` after every input or command.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to deliver `Input::Timeout` (if ever).
+    pub fn poll_timeout(&self) -> Option<Deadline> {
+        self.deadline
+    }
+
+    // ================================================================ transitions
+
+    fn on_http(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+        if self.state.request_id() != Some(id) {
+            return; // unknown or stale id: ignored (DESIGN.md §2)
+        }
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::FetchingPrm {
+                flow,
+                candidates,
+                index,
+                ..
+            } => self.on_prm(now, flow, candidates, index, result),
+            State::FetchingMeta {
+                flow,
+                candidates,
+                index,
+                ..
+            } => self.on_meta(now, flow, candidates, index, result),
+            State::Registering { flow, .. } => self.on_registered(now, flow, result),
+            State::ExchangingCode { flow, .. } => self.on_code_exchanged(now, flow, result),
+            State::Refreshing { .. } => self.on_refreshed(now, result),
+            State::Revoking { remaining, .. } => self.next_revocation(remaining),
+            other => self.state = other,
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    fn resource_for(&self, doc: Option<&ProtectedResourceMetadata>) -> Option<String> {
+        match &self.config.resource_parameter {
+            ResourceParameter::Omit => None,
+            ResourceParameter::Fixed(r) => Some(r.clone()),
+            ResourceParameter::Discovered => Some(
+                doc.map(|d| d.resource.clone())
+                    .unwrap_or_else(|| self.server.clone()),
+            ),
+        }
+    }
+
+    fn fetch(&mut self, step: Step, request: HttpRequest) -> RequestId {
+        self.next_id += 1;
+        let id = RequestId(self.next_id);
+        self.emit(Output::Fetch { id, step, request });
+        id
+    }
+
+    fn emit(&mut self, output: Output) {
+        self.outputs.push_back(output);
+    }
+
+    fn set_status(&mut self, status: AuthStatus) {
+        if self.status != status {
+            self.status = status.clone();
+            self.emit(Output::Event(Event::Status(status)));
+        }
+    }
+
+    fn close_browser_step(&mut self) {
+        if matches!(
+            self.state,
+            State::WaitingCallback(_) | State::Listening { .. }
+        ) {
+            self.emit(Output::CloseLoopback);
+        }
+        self.deadline = None;
+    }
+
+    /// Ends the flow: report, then return to "authorization required" (or "authorized" when a
+    /// still-usable session exists) so the user can retry, never a dead end.
+    fn fail(&mut self, error: Error) {
+        self.close_browser_step();
+        self.state = State::Idle;
+        self.set_status(AuthStatus::Failed {
+            reason: error.to_string(),
+        });
+        self.emit(Output::Event(Event::Failed(error)));
+        let authorized = self.session.as_ref().is_some_and(|s| s.tokens.is_some());
+        let host = self.session.as_ref().and_then(|s| host_of(&s.issuer));
+        self.set_status(if authorized {
+            AuthStatus::Authorized
+        } else {
+            AuthStatus::AuthorizationRequired { server_host: host }
+        });
+    }
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("server", &self.server)
+            .field("status", &self.status)
+            .field("busy", &self.is_busy())
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.host_str().map(str::to_string)
+}
+
+fn port_of(url: &str) -> Option<u16> {
+    url::Url::parse(url).ok()?.port()
+}
