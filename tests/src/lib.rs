@@ -14,3 +14,5 @@
 
 pub mod sim;
 pub mod testbed;
+pub mod serve;
+pub mod mcp;
