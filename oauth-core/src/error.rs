@@ -146,6 +146,9 @@ pub enum Error {
     /// Invalid configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// The caller abandoned the flow.
+    #[error("cancelled")]
+    Cancelled,
     /// A command that does not fit the machine's current state.
     #[error("not possible now: {0}")]
     InvalidCall(&'static str),

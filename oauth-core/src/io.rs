@@ -9,7 +9,7 @@ use crate::session::Session;
 // Inputs and outputs are moved once through the drain loop; boxing the large variants would cost
 // an allocation per request for no gain.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Input {
     /// The response to a `Fetch` with this id (any status).
@@ -56,6 +56,44 @@ pub enum Input {
     SessionLoaded(Option<Session>),
     /// A deadline from `poll_timeout` has passed.
     Timeout,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::HttpResponse { id, response } => f
+                .debug_struct("HttpResponse")
+                .field("id", id)
+                .field("response", response)
+                .finish(),
+            Input::HttpFailed { id, error } => f
+                .debug_struct("HttpFailed")
+                .field("id", id)
+                .field("error", error)
+                .finish(),
+            Input::LoopbackReady { redirect_uri } => f
+                .debug_struct("LoopbackReady")
+                .field("redirect_uri", redirect_uri)
+                .finish(),
+            Input::LoopbackFailed { error } => f
+                .debug_struct("LoopbackFailed")
+                .field("error", error)
+                .finish(),
+            // The query carries the authorization code and `state`.
+            Input::Callback { .. } => f.write_str("Callback { query: [redacted] }"),
+            Input::Challenge {
+                status,
+                www_authenticate,
+            } => f
+                .debug_struct("Challenge")
+                .field("status", status)
+                .field("www_authenticate", www_authenticate)
+                .finish(),
+            Input::RequestSucceeded => f.write_str("RequestSucceeded"),
+            Input::SessionLoaded(s) => f.debug_tuple("SessionLoaded").field(s).finish(),
+            Input::Timeout => f.write_str("Timeout"),
+        }
+    }
 }
 
 /// What the user's browser should open, and the `state` the callback must carry (so loopback

@@ -271,15 +271,14 @@ impl Machine {
             std::mem::take(&mut flow.scopes),
             meta.lists_scope(scope::OFFLINE_ACCESS),
         );
-        let preferred_port = self
-            .session
-            .as_ref()
-            .map(|s| &s.client)
-            .filter(|c| c.kind == ClientKind::Dynamic && c.issuer == flow.issuer)
-            .and_then(|c| c.redirect_uri.as_deref())
-            .and_then(port_of);
+        if self.attempts >= self.config.max_authorization_attempts {
+            // Spent step-up budget: fail before starting a listener (spec-checklist SC6).
+            return self.fail(Error::StepUpLimit {
+                attempts: self.attempts,
+            });
+        }
+        self.last_issuer = Some(flow.issuer.clone());
         self.set_status(AuthStatus::Working);
-        self.emit(Output::ListenLoopback { preferred_port });
-        self.state = State::Listening { flow };
+        self.listen(flow);
     }
 }

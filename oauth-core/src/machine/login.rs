@@ -64,6 +64,7 @@ impl Machine {
         });
         if let (Some(client), false) = (stored, flow.reregistered) {
             flow.registration = Some(client.clone());
+            flow.reused_registration = true;
             return self.send_authorization(now, flow);
         }
         match (
@@ -241,19 +242,18 @@ impl Machine {
         let response = match parsed {
             Ok(r) => r,
             Err(e) => {
-                let reused_dcr = flow
-                    .registration
-                    .as_ref()
-                    .is_some_and(|c| c.kind == ClientKind::Dynamic)
-                    && !flow.reregistered;
+                let reused_dcr = flow.reused_registration && !flow.reregistered;
                 if e.oauth_code() == Some("invalid_client") && reused_dcr {
-                    // A stored DCR client the AS no longer knows: register again, once.
+                    // A stored DCR client the AS no longer knows: register again, once, with a
+                    // fresh listener (the previous one closed with the browser step).
                     flow.reregistered = true;
+                    flow.reused_registration = false;
                     flow.registration = None;
                     if let Some(s) = self.session.as_mut() {
                         s.tokens = None;
                     }
-                    return self.register_or_authorize(now, flow);
+                    let _ = now;
+                    return self.listen(flow);
                 }
                 return self.fail(e);
             }
@@ -282,6 +282,7 @@ impl Machine {
 
     /// Persist first, then announce: a token is never used before it is stored.
     pub(super) fn install_session(&mut self, session: Session) {
+        self.tokens_obtained_at = session.tokens.as_ref().map(|_| self.now.wall);
         self.emit(Output::StoreSession(session.clone()));
         self.session = Some(session);
         self.state = State::Idle;

@@ -69,6 +69,14 @@ pub struct Machine {
     attempts: u32,
     /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
     refreshed_after_401: bool,
+    /// A loopback listener was requested and not yet closed.
+    listening: bool,
+    /// The latest time seen (for decisions inside transitions that have no `now` argument).
+    now: Now,
+    /// Wall time the current tokens were obtained by this machine (for the effective margin).
+    tokens_obtained_at: Option<u64>,
+    /// The issuer of the latest flow, so a failed login can still name the AS host.
+    last_issuer: Option<String>,
 }
 
 /// The in-progress login: what discovery found so far.
@@ -83,6 +91,8 @@ struct Flow {
     redirect_uri: String,
     registration: Option<ClientRegistration>,
     reregistered: bool,
+    /// The registration came from the store (so `invalid_client` may mean it was forgotten).
+    reused_registration: bool,
 }
 
 /// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
@@ -169,6 +179,10 @@ impl Machine {
             cached_prm_url: None,
             attempts: 0,
             refreshed_after_401: false,
+            listening: false,
+            now: Now::default(),
+            last_issuer: None,
+            tokens_obtained_at: None,
         })
     }
 
@@ -197,7 +211,7 @@ impl Machine {
     /// The `Authorization` header for the next MCP request. Starts a refresh when the token is
     /// within the refresh margin of expiry (then returns `Pending`; drain outputs and ask again).
     pub fn authorization_header(&mut self, now: Now) -> HeaderState {
-        let margin = self.config.refresh_margin.as_secs();
+        self.now = now;
         let Some(tokens) = self.session.as_ref().and_then(|s| s.tokens.as_ref()) else {
             return if self.state.is_idle() {
                 HeaderState::LoginRequired
@@ -205,7 +219,7 @@ impl Machine {
                 HeaderState::Pending
             };
         };
-        if !tokens.expires_within(now.wall, margin) {
+        if !tokens.expires_within(now.wall, self.effective_margin(tokens)) {
             return HeaderState::Ready(tokens.authorization_header());
         }
         if !self.state.is_idle() {
@@ -222,10 +236,23 @@ impl Machine {
         }
     }
 
+    /// The refresh margin, but never more than half the lifetime of a token this machine
+    /// obtained (a 30-second token must not be refreshed on every call with a 60-second margin).
+    fn effective_margin(&self, tokens: &crate::session::TokenSet) -> u64 {
+        let margin = self.config.refresh_margin.as_secs();
+        match (self.tokens_obtained_at, tokens.expires_at) {
+            (Some(obtained), Some(expires)) if expires > obtained => {
+                margin.min((expires - obtained) / 2)
+            }
+            _ => margin,
+        }
+    }
+
     // ---------------------------------------------------------------- inputs
 
     /// Feeds one fact to the machine. Drain [`Machine::poll_output`] afterwards.
     pub fn handle_input(&mut self, now: Now, input: Input) {
+        self.now = now;
         match input {
             Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
             Input::HttpFailed { id, error } => self.on_http(now, id, Err(error)),
@@ -262,6 +289,7 @@ impl Machine {
 
     /// Starts a login proactively (no 401 seen yet). No-op while another flow runs.
     pub fn authorize(&mut self, now: Now) {
+        self.now = now;
         if self.state.is_idle() {
             self.attempts = 0;
             self.begin_discovery(now, AuthChallenge::default(), Vec::new());
@@ -270,6 +298,7 @@ impl Machine {
 
     /// Refreshes now if a refresh token exists (e.g. a host-driven timer). No-op while busy.
     pub fn refresh(&mut self, now: Now) {
+        self.now = now;
         let has_rt = self
             .session
             .as_ref()
@@ -282,7 +311,8 @@ impl Machine {
 
     /// Revokes the tokens at the AS when it has a revocation endpoint (RFC 7009: refresh token
     /// first, then access token), then clears the stored session. Any in-flight flow is dropped.
-    pub fn logout(&mut self, _now: Now) {
+    pub fn logout(&mut self, now: Now) {
+        self.now = now;
         self.close_browser_step();
         self.state = State::Idle;
         let mut requests = Vec::new();
@@ -308,6 +338,17 @@ impl Machine {
         }
         requests.reverse();
         self.next_revocation(requests);
+    }
+
+    /// Abandons a login or refresh in flight (the user closed the dialog, the host shuts down):
+    /// closes the listener, forgets pending requests (their answers become stale) and keeps the
+    /// session and the cached discovery results.
+    pub fn cancel(&mut self, now: Now) {
+        self.now = now;
+        if self.state.is_idle() {
+            return;
+        }
+        self.fail(Error::Cancelled);
     }
 
     // ---------------------------------------------------------------- polling
@@ -380,11 +421,22 @@ impl Machine {
         }
     }
 
+    /// Asks the adapter for a loopback listener (tracked so every path closes it again).
+    fn listen(&mut self, flow: Flow) {
+        let preferred_port = self
+            .session
+            .as_ref()
+            .map(|s| &s.client)
+            .filter(|c| c.kind == ClientKind::Dynamic && c.issuer == flow.issuer)
+            .and_then(|c| c.redirect_uri.as_deref())
+            .and_then(port_of);
+        self.listening = true;
+        self.emit(Output::ListenLoopback { preferred_port });
+        self.state = State::Listening { flow };
+    }
+
     fn close_browser_step(&mut self) {
-        if matches!(
-            self.state,
-            State::WaitingCallback(_) | State::Listening { .. }
-        ) {
+        if std::mem::take(&mut self.listening) {
             self.emit(Output::CloseLoopback);
         }
         self.deadline = None;
@@ -399,8 +451,16 @@ impl Machine {
             reason: error.to_string(),
         });
         self.emit(Output::Event(Event::Failed(error)));
-        let authorized = self.session.as_ref().is_some_and(|s| s.tokens.is_some());
-        let host = self.session.as_ref().and_then(|s| host_of(&s.issuer));
+        let authorized = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.has_usable_token(self.now.wall, 0));
+        let host = self
+            .session
+            .as_ref()
+            .map(|s| s.issuer.as_str())
+            .or(self.last_issuer.as_deref())
+            .and_then(host_of);
         self.set_status(if authorized {
             AuthStatus::Authorized
         } else {

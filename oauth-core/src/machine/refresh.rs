@@ -13,12 +13,14 @@ impl Machine {
     }
 
     pub(super) fn on_session_loaded(&mut self, now: Now, loaded: Option<Session>) {
-        let loaded = loaded.filter(|s| s.server == self.server && s.version <= SESSION_VERSION);
+        let loaded = loaded
+            .filter(|s| s.server == self.server && (1..=SESSION_VERSION).contains(&s.version));
         match self.state {
             State::Idle => {
                 if let Some(s) = loaded {
                     let authorized = s.tokens.is_some();
                     let host = host_of(&s.issuer);
+                    self.tokens_obtained_at = None;
                     self.session = Some(s);
                     self.set_status(if authorized {
                         AuthStatus::Authorized
@@ -44,12 +46,14 @@ impl Machine {
         if let Some(s) = loaded {
             let theirs = s.tokens.as_ref().map(|t| t.access_token.expose_secret());
             if s.has_usable_token(now.wall, margin) && theirs != ours.as_deref() {
+                self.tokens_obtained_at = None;
                 self.session = Some(s);
                 self.state = State::Idle;
                 self.set_status(AuthStatus::Authorized);
                 self.emit(Output::Event(Event::Authorized));
                 return;
             }
+            self.tokens_obtained_at = None;
             self.session = Some(s);
         }
         let Some(s) = &self.session else {

@@ -1,0 +1,55 @@
+//! Commands that are not tied to one state: `cancel` and the effective refresh margin for
+//! short-lived tokens.
+
+mod scenario;
+
+use std::time::Duration;
+
+use mcp_oauth_core::{AuthStatus, Error, Output};
+use scenario::*;
+use serde_json::json;
+
+#[test]
+fn cancel_during_the_browser_step_closes_the_listener_and_keeps_the_session() {
+    let mut at = Scenario::new().waiting_callback();
+    at.command(|m, now| m.cancel(now));
+    let lines = describe_all(&at.outputs);
+    assert_eq!(lines.first().map(String::as_str), Some("close-loopback"));
+    assert!(lines.iter().any(|l| l.contains("Cancelled")), "{lines:?}");
+    assert!(!at.machine.is_busy());
+    assert_eq!(at.machine.status(), &auth_required_at_as());
+    // A late callback for the abandoned flow is ignored.
+    let state = at.state();
+    let late = at.callback(&format!("code=late&state={state}"));
+    assert!(late.iter().all(|o| !matches!(o, Output::Fetch { .. })));
+}
+
+#[test]
+fn cancel_when_idle_does_nothing() {
+    let mut at = Scenario::new().authorized();
+    at.command(|m, now| m.cancel(now));
+    assert!(at.outputs.is_empty());
+    assert_eq!(at.machine.status(), &AuthStatus::Authorized);
+}
+
+#[test]
+fn a_short_lived_token_is_not_refreshed_on_every_call() {
+    // 30-second tokens with the default 60-second margin: refresh only in the last 15 seconds.
+    let mut at = Scenario::new()
+        .token(with(token_doc(), "expires_in", json!(30)))
+        .authorized();
+    let before = at.log.len();
+    assert!(at.header().starts_with("Bearer "));
+    at.advance(Duration::from_secs(10));
+    assert!(at.header().starts_with("Bearer "));
+    assert!(
+        at.log[before..]
+            .iter()
+            .all(|o| !matches!(o, Output::LoadSession | Output::Fetch { .. })),
+        "no refresh while more than half the lifetime is left"
+    );
+    at.advance(Duration::from_secs(10));
+    let _ = at.command(|m, now| m.authorization_header(now));
+    at.expect(|o| matches!(o, Output::LoadSession), "refresh starts in the last half");
+    let _ = Error::Cancelled;
+}
