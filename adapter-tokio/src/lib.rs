@@ -1,1 +1,55 @@
-//! Tokio adapter (filled by the adapters issue).
+//! # mcp-oauth-tokio
+//!
+//! The tokio adapter for [`mcp_oauth_core`]: it interprets the core's outputs (DESIGN.md §3)
+//! with real IO — HTTP through [`HttpClient`] (default [`ReqwestClient`]: rustls on `ring`, no
+//! redirects, timeouts, a response size cap), the loopback callback listener
+//! ([`LoopbackListener`]), the browser ([`Browser`]), a pasted redirect URL on stdin, and the
+//! session stores of `mcp_oauth_blocking::store` (called through `spawn_blocking`, since
+//! keychains block).
+//!
+//! [`Authorizer`] is what an MCP client holds per server: [`Authorizer::header`] returns a valid
+//! `Authorization` header (refreshing or logging in first when needed), and
+//! [`Authorizer::send`] / [`Authorizer::handle_response`] handle 401 and 403 challenges. Many
+//! concurrent callers with an expired token cause exactly one refresh request; a rotated token
+//! is stored before any caller receives it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use mcp_oauth_blocking::store::MemoryStore;
+//! use mcp_oauth_core::{Config, HttpRequest};
+//! use mcp_oauth_tokio::{Authorizer, Options};
+//!
+//! # async fn demo() -> Result<(), mcp_oauth_tokio::AdapterError> {
+//! let auth = Authorizer::new(
+//!     Config::new("https://mcp.example.com/mcp"),
+//!     Options::new(Arc::new(MemoryStore::new())),
+//! )
+//! .await?;
+//! let mut request = HttpRequest::get_json("https://mcp.example.com/mcp");
+//! request.headers.push(("MCP-Protocol-Version".into(), "2025-11-25".into()));
+//! let response = auth.send(request).await?;
+//! println!("HTTP {}", response.status);
+//! # Ok(()) }
+//! ```
+//!
+//! Tests and hosts can replace every effect: a custom [`HttpClient`] (an in-memory
+//! authorization server), an [`FnBrowser`] that returns [`BrowserOutcome::Redirected`], and a
+//! `MemoryStore`.
+
+mod authorizer;
+mod browser;
+mod driver;
+mod error;
+mod http;
+mod interpret;
+mod loopback;
+mod options;
+mod paste;
+mod wait;
+
+pub use authorizer::Authorizer;
+pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
+pub use error::AdapterError;
+pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
+pub use loopback::{LoopbackListener, CALLBACK_PATH};
+pub use options::Options;

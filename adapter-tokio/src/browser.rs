@@ -1,0 +1,191 @@
+//! The browser effect: show the authorization URL to the user (DESIGN.md §3 `browser`).
+//!
+//! Opening a browser is best effort: headless machines, SSH sessions and containers have none,
+//! so the built-in openers always print the URL first, and "could not open" is never fatal
+//! (ecosystem.md, "Opening the browser"). [`FnBrowser`] lets hosts and tests supply their own
+//! opener; the conformance client's "browser" GETs the URL without following redirects and
+//! returns the `Location` as [`BrowserOutcome::Redirected`].
+
+use mcp_oauth_core::BrowserRequest;
+
+use crate::http::BoxFuture;
+
+/// What happened when the browser was asked to open the authorization URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BrowserOutcome {
+    /// A browser was launched; wait for the loopback callback.
+    Opened,
+    /// No browser could be launched (the reason is shown to the user); when pasting is enabled
+    /// the user can paste the redirect URL on stdin.
+    Unavailable(String),
+    /// The opener already has the final redirect URL (e.g. the `Location` of the authorization
+    /// server's 302): it is fed to the core as the callback directly.
+    Redirected(String),
+}
+
+impl std::fmt::Debug for BrowserOutcome {
+    /// The redirect URL carries the authorization code and `state`, so its query is hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BrowserOutcome::Opened => f.write_str("Opened"),
+            BrowserOutcome::Unavailable(why) => f.debug_tuple("Unavailable").field(why).finish(),
+            BrowserOutcome::Redirected(url) => f
+                .debug_tuple("Redirected")
+                .field(&mcp_oauth_core::http::redact_query(url))
+                .finish(),
+        }
+    }
+}
+
+/// Opens the authorization URL somewhere the user can act on it.
+///
+/// The future runs concurrently with the loopback listener, so an opener may take as long as
+/// it needs (even drive a whole headless browser) without delaying a callback.
+pub trait Browser: Send + Sync {
+    /// Opens `request.url`; `request.state` is the `state` the callback must carry.
+    fn open<'a>(&'a self, request: &'a BrowserRequest) -> BoxFuture<'a, BrowserOutcome>;
+}
+
+/// The line printed before a built-in opener runs, so the user can always open the URL by hand.
+pub(crate) fn print_url(url: &str) {
+    eprintln!("Open this URL to authorize: {url}");
+}
+
+/// The system browser via the `open` crate (honours `$BROWSER`; uses `xdg-open`, `open`,
+/// `start` or PowerShell on WSL), without a shell. Prints the URL first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemBrowser;
+
+impl Browser for SystemBrowser {
+    fn open<'a>(&'a self, request: &'a BrowserRequest) -> BoxFuture<'a, BrowserOutcome> {
+        Box::pin(async move {
+            print_url(&request.url);
+            let url = request.url.clone();
+            // The core's URL policy already allows only http(s); check again before handing
+            // the string to a launcher, which would also accept `file:` or app schemes.
+            let lower = url.get(..8).unwrap_or(&url).to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                return BrowserOutcome::Unavailable("not an http(s) URL".into());
+            }
+            // The launcher is a blocking process spawn (it may wait for `xdg-open`).
+            match tokio::task::spawn_blocking(move || open::that(url)).await {
+                Ok(Ok(())) => BrowserOutcome::Opened,
+                Ok(Err(e)) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
+                Err(e) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
+            }
+        })
+    }
+}
+
+/// Never opens anything: the URL is printed and the user pastes the redirect URL (headless
+/// machines, SSH sessions).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBrowser;
+
+impl Browser for NoBrowser {
+    fn open<'a>(&'a self, request: &'a BrowserRequest) -> BoxFuture<'a, BrowserOutcome> {
+        Box::pin(async move {
+            print_url(&request.url);
+            BrowserOutcome::Unavailable("no browser configured".into())
+        })
+    }
+}
+
+/// A closure-based opener for hosts and tests. The closure receives the request and returns a
+/// `'static` future (clone what it needs from the request).
+///
+/// ```
+/// use mcp_oauth_core::BrowserRequest;
+/// use mcp_oauth_tokio::{BrowserOutcome, FnBrowser};
+///
+/// // A test "browser" that would GET the URL and return the redirect's Location.
+/// let browser = FnBrowser(|req: &BrowserRequest| {
+///     let url = req.url.clone();
+///     async move { BrowserOutcome::Redirected(format!("{url}#pretend-location")) }
+/// });
+/// # let _ = browser;
+/// ```
+#[derive(Clone)]
+pub struct FnBrowser<F>(pub F);
+
+impl<F> std::fmt::Debug for FnBrowser<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnBrowser(..)")
+    }
+}
+
+impl<F, Fut> Browser for FnBrowser<F>
+where
+    F: Fn(&BrowserRequest) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = BrowserOutcome> + Send + 'static,
+{
+    fn open<'a>(&'a self, request: &'a BrowserRequest) -> BoxFuture<'a, BrowserOutcome> {
+        Box::pin((self.0)(request))
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcp_oauth_core::StateToken;
+
+    fn request(url: &str) -> BrowserRequest {
+        BrowserRequest {
+            url: url.into(),
+            state: StateToken::new("s"),
+        }
+    }
+
+    #[tokio::test]
+    async fn no_browser_is_unavailable() {
+        let out = NoBrowser
+            .open(&request("https://as.example/authorize?x=1"))
+            .await;
+        assert_eq!(
+            out,
+            BrowserOutcome::Unavailable("no browser configured".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn system_browser_refuses_non_http_urls() {
+        let out = SystemBrowser.open(&request("file:///etc/passwd")).await;
+        assert_eq!(
+            out,
+            BrowserOutcome::Unavailable("not an http(s) URL".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn fn_browser_gets_the_request() {
+        let b = FnBrowser(|req: &BrowserRequest| {
+            let ok = req.state.matches("s");
+            let url = req.url.clone();
+            async move {
+                assert!(ok);
+                BrowserOutcome::Redirected(format!("{url}&seen=1"))
+            }
+        });
+        let out = b.open(&request("https://as.example/a?q=1")).await;
+        assert_eq!(
+            out,
+            BrowserOutcome::Redirected("https://as.example/a?q=1&seen=1".into())
+        );
+    }
+
+    #[test]
+    fn debug_hides_redirect_query() {
+        let d = format!(
+            "{:?}",
+            BrowserOutcome::Redirected("http://127.0.0.1:1/callback?code=SECRET".into())
+        );
+        assert!(!d.contains("SECRET"), "{d}");
+        assert!(d.contains("[redacted]"));
+    }
+}

@@ -1,0 +1,155 @@
+//! The browser step of a drive: after `OpenBrowser`, wait for the first of the loopback
+//! callback, the opener's own answer, a pasted redirect URL, the core's deadline, or a
+//! cancellation (adapter design, "OpenBrowser").
+//!
+//! The opener runs as its own task so a slow launcher (or a test "browser" that performs the
+//! whole authorization request) never delays a callback that is already on the wire.
+
+use std::future::pending;
+use std::sync::Arc;
+
+use mcp_oauth_core::{BrowserRequest, Deadline, Input};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::browser::{Browser, BrowserOutcome};
+use crate::driver::{DriveCtx, Failure, Shared};
+use crate::error::AdapterError;
+use crate::loopback::LoopbackListener;
+use crate::paste;
+
+/// The resources of one browser step; dropping it closes the listener and stops the opener.
+#[derive(Default)]
+pub(crate) struct BrowserStep {
+    pub(crate) listener: Option<LoopbackListener>,
+    opener: Option<AbortOnDrop>,
+    paste: Option<broadcast::Receiver<String>>,
+    waiting: bool,
+}
+
+impl BrowserStep {
+    /// True between `OpenBrowser` and `CloseLoopback`: a callback is expected.
+    pub(crate) fn active(&self) -> bool {
+        self.waiting
+    }
+
+    /// Arms the listener with the expected `state` and starts the opener.
+    pub(crate) fn open(&mut self, browser: Arc<dyn Browser>, request: BrowserRequest) {
+        if let Some(listener) = &self.listener {
+            listener.expect_state(request.state.clone());
+        }
+        self.opener = Some(AbortOnDrop(tokio::spawn(async move {
+            browser.open(&request).await
+        })));
+        self.waiting = true;
+    }
+
+    /// `CloseLoopback`: the step is over (success or failure).
+    pub(crate) fn close(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// A task handle that aborts its task when dropped (a `JoinHandle` would detach it).
+struct AbortOnDrop(JoinHandle<BrowserOutcome>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+enum Wake {
+    Callback(Option<String>),
+    Opener(BrowserOutcome),
+    Pasted(Option<String>),
+    Timeout,
+    Cancelled,
+}
+
+impl Shared {
+    /// Waits for the input that ends (or advances) the browser step.
+    pub(crate) async fn wait_for_authorization(
+        &self,
+        ctx: &mut DriveCtx,
+        deadline: Option<Deadline>,
+    ) -> Result<Input, Failure> {
+        let wake_at = deadline.map(|d| tokio::time::Instant::from_std(self.start + d.at));
+        loop {
+            let cancelled = self.cancel.notified();
+            let mut cancelled = std::pin::pin!(cancelled);
+            cancelled.as_mut().enable();
+            if self.lock().cancel_requested {
+                return Err(Failure::adapter(AdapterError::Cancelled));
+            }
+            let step = &mut ctx.browser_step;
+            let wake = tokio::select! {
+                q = next_callback(step.listener.as_mut()) => Wake::Callback(q),
+                out = opener_done(step.opener.as_mut()) => Wake::Opener(out),
+                line = next_paste(step.paste.as_mut()) => Wake::Pasted(line),
+                () = sleep_until(wake_at) => Wake::Timeout,
+                () = &mut cancelled => Wake::Cancelled,
+            };
+            match wake {
+                Wake::Callback(Some(query)) => return Ok(Input::Callback { query }),
+                Wake::Callback(None) => step.listener = None,
+                Wake::Opener(outcome) => {
+                    step.opener = None;
+                    match outcome {
+                        BrowserOutcome::Opened => {}
+                        BrowserOutcome::Redirected(url) => {
+                            return Ok(Input::Callback { query: url })
+                        }
+                        BrowserOutcome::Unavailable(why) => {
+                            if self.paste_from_stdin && step.paste.is_none() {
+                                paste::prompt(&why);
+                                step.paste = Some((self.paste_source)());
+                            } else {
+                                eprintln!("Could not open a browser ({why}); open the URL above.");
+                            }
+                        }
+                    }
+                }
+                Wake::Pasted(Some(line)) => return Ok(Input::Callback { query: line }),
+                Wake::Pasted(None) => step.paste = None,
+                Wake::Timeout => return Ok(Input::Timeout),
+                Wake::Cancelled => return Err(Failure::adapter(AdapterError::Cancelled)),
+            }
+        }
+    }
+}
+
+async fn next_callback(listener: Option<&mut LoopbackListener>) -> Option<String> {
+    match listener {
+        Some(l) => l.next_callback().await,
+        None => pending().await,
+    }
+}
+
+async fn opener_done(opener: Option<&mut AbortOnDrop>) -> BrowserOutcome {
+    match opener {
+        Some(task) => match (&mut task.0).await {
+            Ok(outcome) => outcome,
+            Err(e) => BrowserOutcome::Unavailable(format!("the browser opener failed: {e}")),
+        },
+        None => pending().await,
+    }
+}
+
+async fn next_paste(rx: Option<&mut broadcast::Receiver<String>>) -> Option<String> {
+    match rx {
+        Some(rx) => paste::next_paste(rx).await,
+        None => pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => pending().await,
+    }
+}
+
+#[cfg(test)]
+#[path = "wait_tests.rs"]
+mod tests;
