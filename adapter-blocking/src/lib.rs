@@ -6,10 +6,71 @@
 //! - [`store`]: where sessions persist between runs: the OS keychain, a private file store, or
 //!   memory. Light and synchronous, so it builds with `default-features = false` and the tokio
 //!   adapter reuses it through `spawn_blocking`.
+//! - With the default `http` feature: [`Authorizer`] (one per MCP server) and its effects:
+//!   [`HttpClient`] / [`UreqClient`] (no redirects, timeouts, 256 KiB cap), the
+//!   [`LoopbackListener`] on `127.0.0.1`, [`Browser`] openers and the paste-the-redirect-URL
+//!   fallback on stdin.
+//!
+//! **Single flight.** Any number of threads may call [`Authorizer::header`] at once: a valid
+//! token comes back at once (no IO); when it must be refreshed, exactly one caller sends the
+//! refresh request while the others wait for its result, and processes sharing a store
+//! serialize through the store's lock, so a rotating refresh token is spent exactly once.
+//!
+//! ```no_run
+//! # #[cfg(feature = "http")] {
+//! use std::sync::Arc;
+//! use mcp_oauth_blocking::{open_store, Authorizer, Options, StoreChoice};
+//! use mcp_oauth_core::{Config, HttpRequest};
+//!
+//! let store = open_store(StoreChoice::Auto)?; // keychain, else a 0600 file store
+//! let auth = Authorizer::new(
+//!     Config::new("https://mcp.example.com/mcp"),
+//!     Options::new(Arc::from(store)),
+//! )?;
+//! // Attach the token yourself...
+//! let header = auth.header()?; // logs in through the browser the first time
+//! # let _ = header;
+//! // ...or let the authorizer send, refresh on 401 and retry.
+//! let response = auth.send(HttpRequest::post_json(
+//!     "https://mcp.example.com/mcp",
+//!     &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+//! ))?;
+//! println!("HTTP {}", response.status);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod store;
+
+#[cfg(feature = "http")]
+mod authorizer;
+#[cfg(feature = "http")]
+mod browser;
+#[cfg(feature = "http")]
+mod driver;
+#[cfg(feature = "http")]
+mod error;
+#[cfg(feature = "http")]
+mod http;
+#[cfg(feature = "http")]
+mod interpret;
+#[cfg(feature = "http")]
+mod loopback;
+#[cfg(feature = "http")]
+mod paste;
 
 pub use store::{
     open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,
     StoreError, StoreKind, StoreLock,
 };
+
+#[cfg(feature = "http")]
+pub use authorizer::{Authorizer, Options};
+#[cfg(feature = "http")]
+pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
+#[cfg(feature = "http")]
+pub use error::AdapterError;
+#[cfg(feature = "http")]
+pub use http::{HttpClient, UreqClient, RESPONSE_TOO_LARGE};
+#[cfg(feature = "http")]
+pub use loopback::{LoopbackListener, CALLBACK_PATH};

@@ -19,7 +19,7 @@ use crate::http::{HttpClient, ReqwestClient};
 use crate::options::Options;
 
 /// Retries of one [`Authorizer::send`] after a 401/403 (adapter design: at most 2).
-const MAX_SEND_RETRIES: u32 = 2;
+const MAX_SEND_RETRIES: u32 = 3;
 
 /// The OAuth client for one MCP server: cheap to clone (an `Arc` inside), `Send + Sync`.
 ///
@@ -110,30 +110,47 @@ impl Authorizer {
     /// refreshed first, by exactly one caller while the others wait for it; with no token a
     /// login runs when `Config::interactive`, else [`AdapterError::LoginRequired`].
     pub async fn header(&self) -> Result<AuthorizationHeader, AdapterError> {
-        if let Some(h) = &self.shared.static_authorization {
-            return Ok(AuthorizationHeader::new(h.as_str()));
+        match self.header_or_login(self.shared.config.interactive).await? {
+            Some(h) => Ok(h),
+            None => Err(AdapterError::LoginRequired),
         }
-        let interactive = self.shared.config.interactive;
+    }
+
+    /// The header when a token exists (refreshing first when it is near expiry). With no token:
+    /// when `login` is set, run a proactive login; otherwise answer `None` so the caller sends
+    /// the request without credentials and lets the server's 401 drive the flow (its
+    /// `resource_metadata` and `scope` then shape discovery, RFC 9728 §5.1).
+    async fn header_or_login(
+        &self,
+        login: bool,
+    ) -> Result<Option<AuthorizationHeader>, AdapterError> {
+        if let Some(h) = &self.shared.static_authorization {
+            return Ok(Some(AuthorizationHeader::new(h.as_str())));
+        }
         self.shared
             .operate(|m, now, round| {
                 if round != Round::Fresh {
                     // After a drive, take what it produced instead of starting another one
                     // (a token shorter-lived than the refresh margin would loop otherwise).
                     if let Some(h) = usable_header(m, now) {
-                        return Ok(Plan::Done(h));
+                        return Ok(Plan::Done(Some(h)));
                     }
                     if round == Round::AfterOwnDrive {
-                        return Err(AdapterError::LoginRequired);
+                        return if login {
+                            Err(AdapterError::LoginRequired)
+                        } else {
+                            Ok(Plan::Done(None))
+                        };
                     }
                 }
                 match m.authorization_header(now) {
-                    HeaderState::Ready(h) => Ok(Plan::Done(h)),
+                    HeaderState::Ready(h) => Ok(Plan::Done(Some(h))),
                     HeaderState::Pending => Ok(Plan::Drive),
-                    HeaderState::LoginRequired if interactive => {
+                    HeaderState::LoginRequired if login => {
                         m.authorize(now);
                         Ok(Plan::Drive)
                     }
-                    HeaderState::LoginRequired => Err(AdapterError::LoginRequired),
+                    HeaderState::LoginRequired => Ok(Plan::Done(None)),
                 }
             })
             .await
@@ -257,7 +274,9 @@ impl Authorizer {
 
     /// Sends `request` to the MCP server with the `Authorization` header (replacing any the
     /// request carried); on 401/403 hands the challenge to the core and retries with the new
-    /// token, at most twice. Returns the last response, whatever its status.
+    /// token, at most three times. Returns the last response, whatever its status. Without a
+    /// token yet the request goes out bare, so the server's 401 challenge drives discovery
+    /// (its `resource_metadata` and `scope`, RFC 9728 §5.1).
     ///
     /// Responses are read through the configured [`HttpClient`], so the default client caps
     /// them at [`mcp_oauth_core::MAX_RESPONSE_BYTES`]; for large or streaming MCP responses use
@@ -265,12 +284,15 @@ impl Authorizer {
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AdapterError> {
         let mut retries = 0;
         loop {
-            let header = self.header().await?;
+            // No token yet: send without credentials and let the 401 drive discovery.
+            let header = self.header_or_login(false).await?;
             let mut req = request.clone();
             req.headers
                 .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
-            req.headers
-                .push(("Authorization".into(), header.expose_secret().to_owned()));
+            if let Some(h) = &header {
+                req.headers
+                    .push(("Authorization".into(), h.expose_secret().to_owned()));
+            }
             let response = self
                 .shared
                 .http
@@ -290,10 +312,10 @@ impl Authorizer {
                     .header_all("www-authenticate")
                     .map(str::to_owned)
                     .collect();
-                self.challenge(Some(&header), status, &www).await?;
+                self.challenge(header.as_ref(), status, &www).await?;
                 continue;
             }
-            if response.is_success() {
+            if response.is_success() && header.is_some() {
                 self.request_succeeded().await;
             }
             return Ok(response);

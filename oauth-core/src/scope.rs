@@ -25,7 +25,8 @@ pub fn initial_scopes(
 
 /// Adds `offline_access` when the AS lists it and something else is requested.
 pub fn with_offline_access(mut scopes: Vec<String>, as_lists_offline_access: bool) -> Vec<String> {
-    if as_lists_offline_access && !scopes.is_empty() && !scopes.iter().any(|s| s == OFFLINE_ACCESS) {
+    if as_lists_offline_access && !scopes.is_empty() && !scopes.iter().any(|s| s == OFFLINE_ACCESS)
+    {
         scopes.push(OFFLINE_ACCESS.to_string());
     }
     scopes
@@ -47,7 +48,12 @@ pub fn join(scopes: &[String]) -> Option<String> {
 
 /// Splits a `scope` string (RFC 6749 §3.3: space-delimited, case-sensitive).
 pub fn split(scope: &str) -> Vec<String> {
-    dedup(scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string))
+    dedup(
+        scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    )
 }
 
 fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
@@ -82,10 +88,16 @@ mod tests {
 
     #[test]
     fn offline_access_only_when_listed() {
-        assert_eq!(with_offline_access(v(&["a"]), true), v(&["a", "offline_access"]));
+        assert_eq!(
+            with_offline_access(v(&["a"]), true),
+            v(&["a", "offline_access"])
+        );
         assert_eq!(with_offline_access(v(&["a"]), false), v(&["a"]));
         assert!(with_offline_access(vec![], true).is_empty());
-        assert_eq!(with_offline_access(v(&["offline_access"]), true), v(&["offline_access"]));
+        assert_eq!(
+            with_offline_access(v(&["offline_access"]), true),
+            v(&["offline_access"])
+        );
     }
 
     #[test]

@@ -50,6 +50,9 @@ fn a_short_lived_token_is_not_refreshed_on_every_call() {
     );
     at.advance(Duration::from_secs(10));
     let _ = at.command(|m, now| m.authorization_header(now));
-    at.expect(|o| matches!(o, Output::LoadSession), "refresh starts in the last half");
+    at.expect(
+        |o| matches!(o, Output::LoadSession),
+        "refresh starts in the last half",
+    );
     let _ = Error::Cancelled;
 }

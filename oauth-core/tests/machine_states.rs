@@ -733,7 +733,10 @@ mod listening {
             configured: "https://other-as.example.com".into(),
             discovered: ISSUER.into(),
         };
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
     }
 
     #[test]
@@ -755,7 +758,10 @@ mod listening {
             error: "address in use\n\u{1b}[31m".into(),
         });
         let err = Error::Config("loopback listener: address in use[31m".into());
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
         assert!(!at.machine.is_busy());
     }
 
@@ -828,7 +834,10 @@ mod registering {
             code: "invalid_client_metadata".into(),
             description: Some("bad redirect_uris".into()),
         };
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
     }
 
     #[test]
@@ -839,7 +848,10 @@ mod registering {
             step: Step::Registration,
             message: "connection reset".into(),
         };
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
     }
 }
 
@@ -939,7 +951,10 @@ mod waiting_callback {
             step: Step::Authorization,
             detail: "the authorization response carries neither a code nor an error".into(),
         };
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
     }
 
     #[test]
@@ -1023,7 +1038,10 @@ mod waiting_callback {
             code: "access_denied".into(),
             description: Some("The user said no".into()),
         };
-        assert_eq!(describe_all(&out), close_and_fail(err, auth_required_at_as()));
+        assert_eq!(
+            describe_all(&out),
+            close_and_fail(err, auth_required_at_as())
+        );
         assert_eq!(at.machine.poll_timeout(), None);
     }
 

@@ -9,10 +9,15 @@
 //!   (PKCE S256, `state`, `redirect_uri`, single-use codes, client authentication, `resource`),
 //!   recording each slip in [`testbed::Testbed::violations`].
 //!
+//! - [`conformance`]: the `conformance-client` binary's pieces (configuration from the
+//!   harness's environment, the redirect-reading "browser", the MCP conversation on both wires),
+//!   run by `scripts/conformance.sh` under the official MCP conformance harness.
+//!
 //! The same testbed serves the deterministic simulation (driven in-process), the integration
 //! tests (put on a loopback listener) and the `mcp-oauth demo` command.
 
+pub mod conformance;
+pub mod mcp;
+pub mod serve;
 pub mod sim;
 pub mod testbed;
-pub mod serve;
-pub mod mcp;

@@ -1,0 +1,177 @@
+//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`]
+//! (DESIGN.md §3 `http`).
+//!
+//! The adapter never interprets a response: any status, 3xx included, goes back to the core,
+//! which decides what a redirect or an error body means (DESIGN.md §2). What the client must
+//! guarantee is transport hygiene: no redirects followed, a connect and an overall timeout, and
+//! a body read that stops at [`MAX_RESPONSE_BYTES`] (spec-checklist §5 item 12).
+
+use std::time::Duration;
+
+use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
+
+/// The message of the error reported when a body exceeds [`MAX_RESPONSE_BYTES`].
+pub const RESPONSE_TOO_LARGE: &str = "response too large";
+
+/// Sends one request. Hosts plug in their own client (a shared connection pool, custom TLS
+/// roots, a test double) by implementing this trait; closures
+/// `Fn(&HttpRequest) -> Result<HttpResponse, String>` implement it too.
+///
+/// Contract: do not follow redirects; return every status (3xx/4xx/5xx with their bodies) as
+/// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
+/// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
+/// shown to users, so it must not contain the request body or an `Authorization` value.
+///
+/// ```
+/// use mcp_oauth_blocking::HttpClient;
+/// use mcp_oauth_core::{HttpRequest, HttpResponse};
+///
+/// /// Answers every request with 404 (a test double).
+/// struct NotFound;
+/// impl HttpClient for NotFound {
+///     fn send(&self, _req: &HttpRequest) -> Result<HttpResponse, String> {
+///         Ok(HttpResponse::status(404))
+///     }
+/// }
+///
+/// let client = |req: &HttpRequest| -> Result<HttpResponse, String> {
+///     Ok(HttpResponse::status(if req.url.ends_with("/token") { 200 } else { 404 }))
+/// };
+/// assert_eq!(client.send(&HttpRequest::get_json("https://as.example/x")).unwrap().status, 404);
+/// assert_eq!(NotFound.send(&HttpRequest::get_json("https://as.example/x")).unwrap().status, 404);
+/// ```
+pub trait HttpClient: Send + Sync {
+    /// Sends `req` and returns the response (any status) or a one-line failure message.
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String>;
+}
+
+impl<F> HttpClient for F
+where
+    F: Fn(&HttpRequest) -> Result<HttpResponse, String> + Send + Sync,
+{
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+        self(req)
+    }
+}
+
+/// The default [`HttpClient`]: ureq 3 with rustls on the `ring` provider and the webpki roots,
+/// no redirects, 4xx/5xx returned as responses, connect and overall timeouts, proxies from the
+/// environment (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`, honouring `NO_PROXY`), and a body read
+/// capped at [`MAX_RESPONSE_BYTES`].
+#[derive(Clone)]
+pub struct UreqClient {
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for UreqClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UreqClient").finish_non_exhaustive()
+    }
+}
+
+impl Default for UreqClient {
+    /// 10 s to connect, 30 s overall (the adapter design's defaults).
+    fn default() -> Self {
+        Self::new(Duration::from_secs(10), Duration::from_secs(30))
+    }
+}
+
+impl UreqClient {
+    /// A client with these timeouts (the adapter default is 10 s to connect, 30 s overall).
+    pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Self {
+        Self::build(connect_timeout, request_timeout, true)
+    }
+
+    /// Builds the client. `env_proxy = false` is for tests that talk to 127.0.0.1 on machines
+    /// whose environment names a proxy.
+    pub(crate) fn build(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        env_proxy: bool,
+    ) -> Self {
+        let mut config = ureq::Agent::config_builder()
+            // The core decides what a redirect means (DESIGN.md §2); 0 returns the 3xx as is.
+            .max_redirects(0)
+            // OAuth error bodies arrive on 4xx; the core parses them.
+            .http_status_as_error(false)
+            .timeout_connect(Some(connect_timeout))
+            .timeout_global(Some(request_timeout))
+            .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")));
+        if !env_proxy {
+            config = config.proxy(None);
+        }
+        Self {
+            agent: ureq::Agent::new_with_config(config.build()),
+        }
+    }
+
+    fn execute(&self, req: &HttpRequest) -> Result<HttpResponse, ureq::Error> {
+        let response = match req.method {
+            Method::Get => {
+                let mut builder = self.agent.get(req.url.as_str());
+                for (name, value) in &req.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.call()?
+            }
+            Method::Post => {
+                let mut builder = self.agent.post(req.url.as_str());
+                for (name, value) in &req.headers {
+                    builder = builder.header(name.as_str(), value.as_str());
+                }
+                builder.send(req.body.as_slice())?
+            }
+        };
+        let (parts, mut body) = response.into_parts();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        // `limit` reads one byte past the cap to tell "exactly at" from "over".
+        let body = body
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES as u64)
+            .read_to_vec()?;
+        Ok(HttpResponse {
+            status: parts.status.as_u16(),
+            headers,
+            body,
+        })
+    }
+}
+
+impl HttpClient for UreqClient {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+        self.execute(req).map_err(|e| one_line(&e))
+    }
+}
+
+/// A one-line, user-facing message for a ureq error. The URL is never included (authorization
+/// and callback URLs carry secrets in their query), and control characters are replaced so a
+/// remote cannot forge log lines.
+fn one_line(e: &ureq::Error) -> String {
+    let text = match e {
+        ureq::Error::BodyExceedsLimit(_) => RESPONSE_TOO_LARGE.to_owned(),
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::HostNotFound => "host not found".to_owned(),
+        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
+        // The message would quote the URL.
+        ureq::Error::BadUri(_) => "invalid URL".to_owned(),
+        ureq::Error::Http(_) => "invalid request (header name or value)".to_owned(),
+        other => other.to_string(),
+    };
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;
