@@ -51,8 +51,10 @@ pub(crate) fn print_url(url: &str) {
     eprintln!("Open this URL to authorize: {url}");
 }
 
-/// The system browser via the `open` crate (honours `$BROWSER`; uses `xdg-open`, `open`,
-/// `start` or PowerShell on WSL), without a shell. Prints the URL first.
+/// The system browser, without a shell: the program named by `$BROWSER` when set (the URL as
+/// its only argument), else the `open` crate (`xdg-open`/`gio` and friends, `open` on macOS,
+/// the Windows handler, PowerShell on WSL). Prints the URL first. Same rules as the blocking
+/// adapter's `SystemBrowser`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemBrowser;
 
@@ -67,8 +69,18 @@ impl Browser for SystemBrowser {
             if !(lower.starts_with("https://") || lower.starts_with("http://")) {
                 return BrowserOutcome::Unavailable("not an http(s) URL".into());
             }
+            // `open` only honours $BROWSER through xdg-open, which minimal systems lack; test
+            // setups and headless users point $BROWSER at a script, so run it directly.
+            let env_browser = std::env::var("BROWSER")
+                .ok()
+                .and_then(|b| b.split(':').next().map(str::trim).map(str::to_owned))
+                .filter(|b| !b.is_empty() && !b.contains("%s"));
             // The launcher is a blocking process spawn (it may wait for `xdg-open`).
-            match tokio::task::spawn_blocking(move || open::that(url)).await {
+            let launch = move || match env_browser {
+                Some(program) => open::with(url, program),
+                None => open::that(url),
+            };
+            match tokio::task::spawn_blocking(launch).await {
                 Ok(Ok(())) => BrowserOutcome::Opened,
                 Ok(Err(e)) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
                 Err(e) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
