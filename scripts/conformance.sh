@@ -11,10 +11,13 @@
 #   auth-2026   every auth/* scenario listed at --spec-version 2026-07-28 (25, stateless wire)
 #   backcompat  the two 2025-03-26 back-compat scenarios, without --spec-version (the harness
 #               excludes them at 2025-11-25 and runs them on the 2025-11-25 wire by default)
-#   extensions  accepted, but runs nothing yet: added by the extensions issue
+#   ext-2025    the 6 extension scenarios (client credentials, enterprise-managed, DPoP, WIF)
+#               at --spec-version 2025-11-25
+#   ext-2026    the same at --spec-version 2026-07-28
+#   extensions  both ext-2025 and ext-2026
 #
 # Environment:
-#   CONFORMANCE_SUITES    suites to run (default "auth-2025 auth-2026 backcompat")
+#   CONFORMANCE_SUITES    suites to run (default "auth-2025 auth-2026 backcompat extensions")
 #   CONFORMANCE_ADAPTERS  adapters to run (default "tokio blocking")
 #   CONFORMANCE_JOBS      scenarios run at once (default 2; each run has its own ports)
 #   MCP_OAUTH_CACHE       cache root (default ~/.cache/mcp-oauth)
@@ -34,16 +37,17 @@ CACHE="${MCP_OAUTH_CACHE:-$HOME/.cache/mcp-oauth}/conformance"
 OUT="${CARGO_TARGET_DIR:-$ROOT/target}/conformance"
 CLIENT="${CARGO_TARGET_DIR:-$ROOT/target}/debug/conformance-client"
 EXPECTED="$ROOT/tests/conformance/expected-failures.txt"
-SUITES=${CONFORMANCE_SUITES:-"auth-2025 auth-2026 backcompat"}
+SUITES=${CONFORMANCE_SUITES:-"auth-2025 auth-2026 backcompat extensions"}
+SUITES=${SUITES//extensions/ext-2025 ext-2026}
 ADAPTERS=${CONFORMANCE_ADAPTERS:-"tokio blocking"}
 JOBS=${CONFORMANCE_JOBS:-2}
 # Expected scenario counts per suite: a harness change must be noticed, not silently absorbed.
-declare -A EXPECTED_COUNT=([auth-2025]=14 [auth-2026]=25 [backcompat]=2)
+declare -A EXPECTED_COUNT=([auth-2025]=14 [auth-2026]=25 [backcompat]=2 [ext-2025]=6 [ext-2026]=6)
 
 die() { echo "conformance: $*" >&2; exit 1; }
 
 for s in $SUITES; do
-  case $s in auth-2025 | auth-2026 | backcompat | extensions) ;; *) die "unknown suite '$s'" ;; esac
+  case $s in auth-2025 | auth-2026 | backcompat | ext-2025 | ext-2026) ;; *) die "unknown suite '$s'" ;; esac
 done
 for a in $ADAPTERS; do
   case $a in tokio | blocking) ;; *) die "unknown adapter '$a'" ;; esac
@@ -76,7 +80,9 @@ cargo build --quiet -p mcp-oauth-tests --bin conformance-client
 
 # ---------------------------------------------------------------- scenario lists
 # `conformance list --client` prints "  - <name> [<versions>]".
-list_auth() { "$CONF" list --client "$@" | sed -n 's/^ *- \(auth\/[^ ]*\) .*/\1/p'; }
+list_auth() { "$CONF" list --client "$@" | grep -v '\[extension\]' | sed -n 's/^ *- \(auth\/[^ ]*\) .*/\1/p'; }
+# Extension scenarios are listed as "[extension]" whatever the spec version.
+list_ext() { "$CONF" list --client | grep '\[extension\]' | sed -n 's/^ *- \(auth\/[^ ]*\) .*/\1/p'; }
 
 rm -rf "$OUT"
 mkdir -p "$OUT/runs"
@@ -89,9 +95,8 @@ for suite in $SUITES; do
     # The 2025-03-26 listing holds exactly the back-compat scenarios; run them at the
     # harness's default version (2025-11-25 wire), since --spec-version 2025-11-25 skips them.
     backcompat) spec=- scenarios=$(list_auth --spec-version 2025-03-26) ;;
-    extensions)
-      echo "conformance: suite 'extensions' is accepted but empty: added by the extensions issue"
-      continue ;;
+    ext-2025) spec=2025-11-25 scenarios=$(list_ext) ;;
+    ext-2026) spec=2026-07-28 scenarios=$(list_ext) ;;
   esac
   count=$(printf '%s\n' "$scenarios" | grep -c . || true)
   [ "$count" -eq "${EXPECTED_COUNT[$suite]}" ] ||
@@ -112,6 +117,8 @@ run_one() {
   [ "$adapter" = blocking ] && cmd="$cmd --blocking"
   [ -z "${CONFORMANCE_CLIENT_ARGS:-}" ] || cmd="$cmd $CONFORMANCE_CLIENT_ARGS"
   [ "$spec" = - ] || args=(--spec-version "$spec")
+  # Extension scenarios are "not on the spec timeline": --force runs them at a given wire.
+  case $suite in ext-*) args+=(--force) ;; esac
   mkdir -p "$dir"
   t0=$(date +%s%N)
   timeout 120 "$CONF" client --command "$cmd" --scenario "$scenario" "${args[@]}" \
@@ -145,7 +152,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const { HARNESS, MANIFEST, EXPECTED, OUT, ELAPSED } = process.env;
-const WIRES = { 'auth-2025': '2025-11-25', 'auth-2026': '2026-07-28', backcompat: '2025-11-25' };
+const WIRES = { 'auth-2025': '2025-11-25', 'auth-2026': '2026-07-28', backcompat: '2025-11-25', 'ext-2025': '2025-11-25', 'ext-2026': '2026-07-28' };
 
 // expected-failures.txt: "scenario[:check-id] adapter wire # reason"; `*` matches any adapter
 // or wire. Blank lines and comments are ignored.

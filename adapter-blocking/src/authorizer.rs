@@ -236,6 +236,22 @@ impl Authorizer {
         self.inner.challenge(Some(used), status, www_authenticate)
     }
 
+    /// The `DPoP` header for one resource request (RFC 9449 §7) when the token is DPoP-bound
+    /// (for hosts that send requests themselves with [`header`](Self::header)).
+    pub fn dpop_proof(&self, method: &str, url: &str) -> Option<String> {
+        if self.static_header.is_some() {
+            return None;
+        }
+        self.inner.dpop_proof(method, url)
+    }
+
+    /// Hands a `DPoP-Nonce` header from the MCP server to the core (RFC 9449 §9).
+    pub fn resource_nonce(&self, nonce: &str) {
+        if self.static_header.is_none() {
+            self.inner.resource_nonce(nonce);
+        }
+    }
+
     /// Reports that a request with the current token succeeded (resets the step-up budget and
     /// the refresh-after-401 guard).
     pub fn request_succeeded(&self) {
@@ -273,9 +289,15 @@ impl Authorizer {
             let mut req = request.clone();
             req.headers
                 .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("dpop"));
             if let Some(h) = &header {
                 req.headers
                     .push(("Authorization".into(), h.expose_secret().to_owned()));
+                if self.static_header.is_none() {
+                    if let Some(proof) = self.inner.dpop_proof(req.method.as_str(), &req.url) {
+                        req.headers.push(("DPoP".into(), proof));
+                    }
+                }
             }
             let response = self
                 .inner
@@ -283,6 +305,11 @@ impl Authorizer {
                 .http
                 .send(&req)
                 .map_err(AdapterError::Http)?;
+            if let Some(nonce) = response.header("dpop-nonce") {
+                if self.static_header.is_none() {
+                    self.inner.resource_nonce(nonce);
+                }
+            }
             let status = response.status;
             if status != 401 && status != 403 {
                 if response.is_success() && header.is_some() {

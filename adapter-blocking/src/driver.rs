@@ -107,6 +107,24 @@ impl Inner {
         now_since(self.start)
     }
 
+    /// The `DPoP` header for one resource request (RFC 9449 §7) when the token is DPoP-bound:
+    /// the core signs it (fresh `jti`, `ath`, the server's nonce).
+    pub(crate) fn dpop_proof(&self, method: &str, url: &str) -> Option<String> {
+        let now = self.now();
+        self.lock().machine.dpop_proof(now, method, url)
+    }
+
+    /// Hands a `DPoP-Nonce` from the MCP server to the core (RFC 9449 §9).
+    pub(crate) fn resource_nonce(&self, nonce: &str) {
+        let now = self.now();
+        self.lock().machine.handle_input(
+            now,
+            mcp_oauth_core::Input::ResourceNonce {
+                nonce: nonce.to_owned(),
+            },
+        );
+    }
+
     pub(crate) fn start(&self) -> Instant {
         self.start
     }

@@ -58,6 +58,7 @@ pub fn session_with(token_endpoint: &str, access: &str, expires_at: Option<u64>)
             token_type: TokenType::Bearer,
             refresh_token: Some(RefreshToken::new("rt-0")),
             expires_at,
+            dpop_key: None,
         }),
         scopes: vec!["mcp".to_owned()],
     }

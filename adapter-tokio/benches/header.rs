@@ -62,6 +62,7 @@ fn session(expires_at: u64) -> Session {
             token_type: TokenType::Bearer,
             refresh_token: Some(RefreshToken::new("rt-1")),
             expires_at: Some(expires_at),
+            dpop_key: None,
         }),
         scopes: vec![],
     }

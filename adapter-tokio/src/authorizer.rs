@@ -289,9 +289,13 @@ impl Authorizer {
             let mut req = request.clone();
             req.headers
                 .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("dpop"));
             if let Some(h) = &header {
                 req.headers
                     .push(("Authorization".into(), h.expose_secret().to_owned()));
+                if let Some(proof) = self.dpop_proof(req.method.as_str(), &req.url) {
+                    req.headers.push(("DPoP".into(), proof));
+                }
             }
             let response = self
                 .shared
@@ -299,6 +303,9 @@ impl Authorizer {
                 .send(&req)
                 .await
                 .map_err(AdapterError::Http)?;
+            if let Some(nonce) = response.header("dpop-nonce") {
+                self.resource_nonce(nonce);
+            }
             let status = response.status;
             if matches!(status, 401 | 403) {
                 if self.shared.static_authorization.is_some() {
@@ -320,6 +327,30 @@ impl Authorizer {
             }
             return Ok(response);
         }
+    }
+
+    /// The `DPoP` header for one resource request (RFC 9449 §7) when the token is DPoP-bound:
+    /// the core signs it (fresh `jti`, `ath`, the server's nonce). `None` for bearer tokens.
+    pub fn dpop_proof(&self, method: &str, url: &str) -> Option<String> {
+        if self.shared.static_authorization.is_some() {
+            return None;
+        }
+        let now = self.shared.now();
+        self.shared.lock().machine.dpop_proof(now, method, url)
+    }
+
+    /// Hands a `DPoP-Nonce` header from the MCP server to the core (RFC 9449 §9).
+    pub fn resource_nonce(&self, nonce: &str) {
+        if self.shared.static_authorization.is_some() {
+            return;
+        }
+        let now = self.shared.now();
+        self.shared.lock().machine.handle_input(
+            now,
+            mcp_oauth_core::Input::ResourceNonce {
+                nonce: nonce.to_owned(),
+            },
+        );
     }
 
     /// Stops the running drive at its next step (a login waiting for the browser stops at

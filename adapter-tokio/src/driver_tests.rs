@@ -127,6 +127,7 @@ fn usable_header_never_starts_a_refresh() {
             token_type: mcp_oauth_core::TokenType::Bearer,
             refresh_token: Some(mcp_oauth_core::RefreshToken::new("rt")),
             expires_at: Some(1_000),
+            dpop_key: None,
         }),
         scopes: vec![],
     };

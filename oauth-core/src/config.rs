@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::secret::ClientSecret;
+use crate::secret::{Assertion, ClientSecret, PrivateKeyPem};
 use crate::session::ClientAuthMethod;
 use crate::url_policy::UrlPolicy;
 
@@ -43,6 +43,58 @@ pub struct PreRegisteredClient {
     pub issuer: Option<String>,
 }
 
+/// `private_key_jwt` client authentication for the pre-registered client (RFC 7523 §2.2,
+/// OIDC Core §9; spec-checklist §4.12).
+#[derive(Debug, Clone)]
+pub struct PrivateKeyJwt {
+    /// The PKCS#8 PEM P-256 key (ES256).
+    pub key_pem: PrivateKeyPem,
+    /// The assertion's `aud`; `None` uses the AS `issuer` (rfc7523bis; what the conformance
+    /// suite verifies).
+    pub audience: Option<String>,
+}
+
+/// The enterprise identity provider for SEP-990 (enterprise-managed authorization).
+#[derive(Debug, Clone)]
+pub struct EnterpriseIdp {
+    /// The IdP token endpoint (RFC 8693 token exchange).
+    pub token_endpoint: String,
+    /// The client id at the IdP, when the IdP wants one.
+    pub client_id: Option<String>,
+    /// The client secret at the IdP (HTTP Basic), when it wants one.
+    pub client_secret: Option<ClientSecret>,
+    /// The user's ID token from the IdP (the RFC 8693 `subject_token`).
+    pub id_token: Assertion,
+}
+
+/// How the client obtains tokens (spec-checklist §2.12).
+#[derive(Debug, Clone, Default)]
+pub enum Grant {
+    /// Authorization code with PKCE (a browser) unless the AS metadata offers only
+    /// `client_credentials` and a confidential pre-registered client is configured.
+    #[default]
+    Auto,
+    /// Always the authorization code grant.
+    AuthorizationCode,
+    /// OAuth client credentials (`io.modelcontextprotocol/oauth-client-credentials`).
+    ClientCredentials,
+    /// RFC 7523 §2.1 jwt-bearer grant with a caller-provided assertion (workload identity,
+    /// SEP-1933). Errors are surfaced, never retried with another grant.
+    JwtBearer {
+        /// The workload JWT.
+        assertion: Assertion,
+    },
+    /// SEP-990: RFC 8693 exchange of the IdP ID token for an ID-JAG, then the jwt-bearer grant.
+    EnterpriseManaged(EnterpriseIdp),
+}
+
+impl Grant {
+    /// True for grants that never need a browser.
+    pub fn is_machine_to_machine(&self) -> bool {
+        !matches!(self, Grant::Auto | Grant::AuthorizationCode)
+    }
+}
+
 /// How the client gets a `client_id` (spec-checklist R2 order: pre-registered > CIMD > DCR).
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -60,6 +112,8 @@ pub struct ClientConfig {
     pub software_id: Option<String>,
     /// DCR `software_version`.
     pub software_version: Option<String>,
+    /// Authenticate the pre-registered client with a signed JWT instead of a secret.
+    pub private_key_jwt: Option<PrivateKeyJwt>,
 }
 
 impl Default for ClientConfig {
@@ -72,6 +126,7 @@ impl Default for ClientConfig {
             application_type: "native".into(),
             software_id: None,
             software_version: None,
+            private_key_jwt: None,
         }
     }
 }
@@ -101,6 +156,11 @@ pub struct Config {
     pub authorization_timeout: Duration,
     /// Maximum authorization requests in one step-up chain (spec-checklist SC6).
     pub max_authorization_attempts: u32,
+    /// How tokens are obtained.
+    pub grant: Grant,
+    /// Use DPoP (RFC 9449) when the AS advertises `ES256` in
+    /// `dpop_signing_alg_values_supported` (needs the `extensions` feature).
+    pub dpop: bool,
     /// When false, the machine never starts a browser flow: it reports `LoginRequired` instead
     /// (for `mcp-oauth token` and background jobs).
     pub interactive: bool,
@@ -122,6 +182,8 @@ impl Config {
             authorization_timeout: Duration::from_secs(300),
             max_authorization_attempts: 3,
             interactive: true,
+            grant: Grant::Auto,
+            dpop: true,
         }
     }
 }

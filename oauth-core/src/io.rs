@@ -56,6 +56,11 @@ pub enum Input {
     SessionLoaded(Option<Session>),
     /// A deadline from `poll_timeout` has passed.
     Timeout,
+    /// The MCP server sent a `DPoP-Nonce` header (RFC 9449 §9): use it in the next proofs.
+    ResourceNonce {
+        /// The header value.
+        nonce: String,
+    },
 }
 
 impl std::fmt::Debug for Input {
@@ -92,6 +97,10 @@ impl std::fmt::Debug for Input {
             Input::RequestSucceeded => f.write_str("RequestSucceeded"),
             Input::SessionLoaded(s) => f.debug_tuple("SessionLoaded").field(s).finish(),
             Input::Timeout => f.write_str("Timeout"),
+            Input::ResourceNonce { nonce } => f
+                .debug_struct("ResourceNonce")
+                .field("nonce", nonce)
+                .finish(),
         }
     }
 }

@@ -24,9 +24,14 @@ pub mod authorize;
 pub mod callback;
 pub mod challenge;
 pub mod config;
+#[cfg(feature = "extensions")]
+pub mod dpop;
 pub mod error;
+pub mod grants;
 pub mod http;
 pub mod io;
+#[cfg(feature = "extensions")]
+pub mod jwt;
 pub mod loopback;
 pub mod machine;
 pub mod pkce;
@@ -42,7 +47,10 @@ pub mod time;
 pub mod token;
 pub mod url_policy;
 
-pub use config::{ClientConfig, Config, PreRegisteredClient, ResourceMatch, ResourceParameter};
+pub use config::{
+    ClientConfig, Config, EnterpriseIdp, Grant, PreRegisteredClient, PrivateKeyJwt, ResourceMatch,
+    ResourceParameter,
+};
 pub use error::{Error, Fault, Result};
 pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};
 pub use io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};

@@ -64,6 +64,21 @@ secret_type!(
     AuthorizationHeader
 );
 
+secret_type!(
+    /// A JWT the caller holds and presents as a grant (RFC 7523 §2.1): a workload identity
+    /// token (SEP-1933) or an IdP ID token for enterprise-managed authorization (SEP-990).
+    Assertion
+);
+secret_type!(
+    /// A PKCS#8 PEM private key for `private_key_jwt` client authentication (RFC 7523 §2.2).
+    PrivateKeyPem
+);
+secret_type!(
+    /// A DPoP private key (RFC 9449), as the base64url P-256 scalar, persisted with the tokens
+    /// bound to it.
+    DpopPrivateKey
+);
+
 impl StateToken {
     /// Constant-time comparison with a received `state` (no early exit on the first differing
     /// byte, so timing does not reveal a prefix).

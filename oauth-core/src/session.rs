@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{AccessToken, AuthorizationHeader, ClientSecret, RefreshToken};
+use crate::secret::{AccessToken, AuthorizationHeader, ClientSecret, DpopPrivateKey, RefreshToken};
 
 /// Current session format version. Readers refuse newer versions.
 pub const SESSION_VERSION: u32 = 1;
@@ -123,6 +123,10 @@ pub struct TokenSet {
     /// Wall-clock expiry in Unix seconds; `None` = unknown (treated as valid until a 401).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The DPoP key these tokens are bound to (RFC 9449 §5: refresh tokens of public clients
+    /// are bound too), kept with them so a restart can still present them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<DpopPrivateKey>,
 }
 
 impl TokenSet {

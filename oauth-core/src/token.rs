@@ -138,6 +138,7 @@ impl TokenResponse {
             token_type: self.token_type,
             refresh_token: self.refresh_token.or(previous_refresh),
             expires_at: self.expires_in.map(|e| now_wall.saturating_add(e)),
+            dpop_key: None,
         }
     }
 }

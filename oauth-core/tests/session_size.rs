@@ -52,6 +52,7 @@ fn typical(access_token: &str) -> Session {
                 "rt.8Jk2Lm4Np6Qr8St0Uv2Wx4Yz6Ab8Cd0Ef2Gh4Ij6Kl8Mn0Op2Qr4",
             )),
             expires_at: Some(1_700_003_600),
+            dpop_key: None,
         }),
         scopes: vec![
             "mcp:read".into(),

@@ -38,6 +38,7 @@ fn run_scenario(scenario: &str, adapter: Adapter, version: &str) -> Run {
             client_id: Some(p.client_id),
             client_secret: Some(ClientSecret::new(p.client_secret)),
             issuer: Some(server.with_testbed(|t| t.issuer())),
+            ..Context::default()
         },
         None => Context::default(),
     };

@@ -243,6 +243,7 @@ pub fn session(access: &str, refresh: Option<&str>, expires_at: Option<u64>) -> 
             token_type: TokenType::Bearer,
             refresh_token: refresh.map(RefreshToken::new),
             expires_at,
+            dpop_key: None,
         }),
         scopes: vec![],
     }

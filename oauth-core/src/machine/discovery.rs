@@ -10,6 +10,11 @@ impl Machine {
         }
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let challenge = auth_challenge(&refs);
+        if challenge.error.as_deref() == Some("use_dpop_nonce") {
+            // RFC 9449 §9: not a token problem. The adapter fed the nonce (ResourceNonce);
+            // retry with a fresh proof, keeping the token.
+            return;
+        }
         if status == 403 {
             if challenge.error.as_deref() == Some("insufficient_scope") {
                 self.step_up(now, challenge);
@@ -78,7 +83,7 @@ impl Machine {
         challenge: AuthChallenge,
         scopes: Vec<String>,
     ) {
-        if !self.config.interactive {
+        if !self.config.interactive && !self.config.grant.is_machine_to_machine() {
             self.fail(Error::LoginRequired);
             return;
         }
@@ -248,8 +253,8 @@ impl Machine {
     }
 
     /// Metadata known: choose scopes, then get a redirect URI from the adapter.
-    pub(super) fn after_metadata(&mut self, _now: Now, mut flow: Flow) {
-        let Some(meta) = flow.meta.as_ref() else {
+    pub(super) fn after_metadata(&mut self, now: Now, mut flow: Flow) {
+        let Some(meta) = flow.meta.clone() else {
             return self.fail(Error::DiscoveryFailed);
         };
         let challenged = flow.challenge.scope.clone().unwrap_or_default();
@@ -267,10 +272,17 @@ impl Machine {
             // Re-authorization: previous ∪ challenged (SD-idx L109-112).
             scope::union(&flow.scopes, &challenged)
         };
+        flow.dpop_key = self.dpop_key_for(&meta);
+        let kind = self.choose_grant(&meta);
+        if kind != GrantKind::AuthorizationCode {
+            // No refresh token is expected from these grants: no `offline_access` either.
+            return self.request_grant(now, flow, kind);
+        }
         flow.scopes = scope::with_offline_access(
             std::mem::take(&mut flow.scopes),
             meta.lists_scope(scope::OFFLINE_ACCESS),
         );
+        self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
             // Spent step-up budget: fail before starting a listener (spec-checklist SC6).
             return self.fail(Error::StepUpLimit {

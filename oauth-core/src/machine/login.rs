@@ -170,7 +170,7 @@ impl Machine {
         }));
     }
 
-    pub(super) fn on_callback(&mut self, _now: Now, query: &str) {
+    pub(super) fn on_callback(&mut self, now: Now, query: &str) {
         let State::WaitingCallback(pending) = &self.state else {
             return;
         };
@@ -223,7 +223,7 @@ impl Machine {
             &verifier,
             flow.resource.as_deref(),
         );
-        let id = self.fetch(Step::TokenExchange, request);
+        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
         self.state = State::ExchangingCode { id, flow };
     }
 
@@ -274,7 +274,10 @@ impl Machine {
             token_endpoint: meta.token_endpoint.clone().unwrap_or_default(),
             revocation_endpoint: meta.revocation_endpoint.clone(),
             client,
-            tokens: Some(response.into_token_set(now.wall, None)),
+            tokens: Some(crate::session::TokenSet {
+                dpop_key: flow.dpop_key,
+                ..response.into_token_set(now.wall, None)
+            }),
             scopes: granted,
         };
         self.install_session(session);

@@ -9,8 +9,11 @@
 //! (refresh and logout). All state lives in [`State`] here.
 
 mod discovery;
+mod grant;
 mod login;
 mod refresh;
+
+use grant::GrantKind;
 
 use std::collections::VecDeque;
 
@@ -75,6 +78,16 @@ pub struct Machine {
     now: Now,
     /// Wall time the current tokens were obtained by this machine (for the effective margin).
     tokens_obtained_at: Option<u64>,
+    /// The token-endpoint request in flight, without its DPoP proof, and whether it was already
+    /// retried with a server nonce (RFC 9449 §8: retry once).
+    token_request: Option<(HttpRequest, bool)>,
+    /// The DPoP key of that request.
+    token_dpop_key: Option<crate::secret::DpopPrivateKey>,
+    /// DPoP nonces from the authorization server (§8) and the resource server (§9).
+    as_nonce: Option<String>,
+    rs_nonce: Option<String>,
+    /// The grant the current tokens came from (machine-to-machine grants are re-run on expiry).
+    last_grant: Option<GrantKind>,
     /// The issuer of the latest flow, so a failed login can still name the AS host.
     last_issuer: Option<String>,
 }
@@ -93,6 +106,8 @@ struct Flow {
     reregistered: bool,
     /// The registration came from the store (so `invalid_client` may mean it was forgotten).
     reused_registration: bool,
+    /// The DPoP key for the tokens this flow obtains (RFC 9449), when DPoP is in use.
+    dpop_key: Option<crate::secret::DpopPrivateKey>,
 }
 
 /// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
@@ -129,6 +144,16 @@ enum State {
         flow: Flow,
     },
     ReloadingForRefresh,
+    /// A machine-to-machine grant at the token endpoint (client credentials, jwt-bearer).
+    Granting {
+        id: RequestId,
+        flow: Flow,
+    },
+    /// SEP-990 step one: RFC 8693 token exchange at the enterprise IdP.
+    ExchangingAssertion {
+        id: RequestId,
+        flow: Flow,
+    },
     Refreshing {
         id: RequestId,
     },
@@ -146,8 +171,21 @@ impl State {
             | State::Registering { id, .. }
             | State::ExchangingCode { id, .. }
             | State::Refreshing { id }
+            | State::Granting { id, .. }
+            | State::ExchangingAssertion { id, .. }
             | State::Revoking { id, .. } => Some(*id),
             _ => None,
+        }
+    }
+
+    /// Points the state at a re-sent request (DPoP nonce retry).
+    fn set_request_id(&mut self, new: RequestId) {
+        match self {
+            State::ExchangingCode { id, .. }
+            | State::Refreshing { id }
+            | State::Granting { id, .. }
+            | State::ExchangingAssertion { id, .. } => *id = new,
+            _ => {}
         }
     }
 
@@ -183,6 +221,11 @@ impl Machine {
             now: Now::default(),
             last_issuer: None,
             tokens_obtained_at: None,
+            token_request: None,
+            token_dpop_key: None,
+            as_nonce: None,
+            rs_nonce: None,
+            last_grant: None,
         })
     }
 
@@ -228,6 +271,10 @@ impl Machine {
         let expired = tokens.expires_within(now.wall, 0);
         if tokens.refresh_token.is_some() {
             self.start_refresh(now, false);
+            HeaderState::Pending
+        } else if self.regrants_silently() {
+            // Machine-to-machine grants issue no refresh token: run the grant again.
+            self.regrant(now);
             HeaderState::Pending
         } else if !expired {
             HeaderState::Ready(tokens.authorization_header())
@@ -275,6 +322,7 @@ impl Machine {
                 self.refreshed_after_401 = false;
             }
             Input::SessionLoaded(session) => self.on_session_loaded(now, session),
+            Input::ResourceNonce { nonce } => self.rs_nonce = Some(nonce),
             Input::Timeout => {
                 if let Some(d) = self.deadline {
                     if now.instant >= d.at && matches!(self.state, State::WaitingCallback(_)) {
@@ -369,6 +417,13 @@ impl Machine {
         if self.state.request_id() != Some(id) {
             return; // unknown or stale id: ignored (DESIGN.md §2)
         }
+        if let Ok(resp) = &result {
+            if let Some(new_id) = self.retry_with_dpop_nonce(now, resp) {
+                self.state.set_request_id(new_id);
+                return;
+            }
+        }
+        self.token_request = None;
         match std::mem::replace(&mut self.state, State::Idle) {
             State::FetchingPrm {
                 flow,
@@ -385,6 +440,10 @@ impl Machine {
             State::Registering { flow, .. } => self.on_registered(now, flow, result),
             State::ExchangingCode { flow, .. } => self.on_code_exchanged(now, flow, result),
             State::Refreshing { .. } => self.on_refreshed(now, result),
+            State::Granting { flow, .. } => self.on_granted(now, flow, result),
+            State::ExchangingAssertion { flow, .. } => {
+                self.on_assertion_exchanged(now, flow, result)
+            }
             State::Revoking { remaining, .. } => self.next_revocation(remaining),
             other => self.state = other,
         }
@@ -404,6 +463,7 @@ impl Machine {
     }
 
     fn fetch(&mut self, step: Step, request: HttpRequest) -> RequestId {
+        self.token_request = None;
         self.next_id += 1;
         let id = RequestId(self.next_id);
         self.emit(Output::Fetch { id, step, request });

@@ -76,7 +76,8 @@ impl Machine {
             s.resource.as_deref(),
             None,
         );
-        let id = self.fetch(Step::Refresh, request);
+        let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
+        let id = self.fetch_token(now, Step::Refresh, request, key);
         self.state = State::Refreshing { id };
     }
 
@@ -99,7 +100,10 @@ impl Machine {
                 if let Some(s) = response.scope.as_deref() {
                     session.scopes = scope::split(s);
                 }
-                session.tokens = Some(response.into_token_set(now.wall, previous_rt));
+                let key = session.tokens.as_ref().and_then(|t| t.dpop_key.clone());
+                let mut tokens = response.into_token_set(now.wall, previous_rt);
+                tokens.dpop_key = key;
+                session.tokens = Some(tokens);
                 self.install_session(session);
             }
             Err(e) if e.oauth_code().is_some() => {

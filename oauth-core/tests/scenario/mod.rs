@@ -675,6 +675,7 @@ pub fn canned_session(expires_at: Option<u64>, refresh_token: Option<&str>) -> S
             token_type: TokenType::Bearer,
             refresh_token: refresh_token.map(RefreshToken::new),
             expires_at,
+            dpop_key: None,
         }),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
     }

@@ -37,8 +37,9 @@ pub const AUTHORIZATION_TIMEOUT: std::time::Duration = std::time::Duration::from
 /// The tool every auth scenario's MCP server offers (conformance-suite.md §2.2).
 pub const TEST_TOOL: &str = "test-tool";
 
-/// What the harness put in `MCP_CONFORMANCE_CONTEXT` that this client uses (conformance-suite.md
-/// §2.1). Keys of extension scenarios (keys, JWTs, IdP settings) are ignored.
+/// What the harness put in `MCP_CONFORMANCE_CONTEXT` (conformance-suite.md §2.1): the
+/// credentials a host would have as configuration. Each becomes the matching library setting;
+/// the client never looks at which scenario runs.
 #[derive(Clone, Default)]
 pub struct Context {
     /// A pre-registered `client_id`.
@@ -47,6 +48,18 @@ pub struct Context {
     pub client_secret: Option<ClientSecret>,
     /// The issuer the credentials belong to (new in harness 0.2.0-alpha.12).
     pub issuer: Option<String>,
+    /// A PKCS#8 PEM key for `private_key_jwt` (`private_key_pem`).
+    pub private_key_pem: Option<mcp_oauth_core::secret::PrivateKeyPem>,
+    /// A workload identity JWT for the jwt-bearer grant (`valid_jwt`).
+    pub workload_jwt: Option<mcp_oauth_core::secret::Assertion>,
+    /// The enterprise IdP's ID token (`idp_id_token`).
+    pub idp_id_token: Option<mcp_oauth_core::secret::Assertion>,
+    /// The enterprise IdP's token endpoint (`idp_token_endpoint`).
+    pub idp_token_endpoint: Option<String>,
+    /// The client id at the enterprise IdP (`idp_client_id`).
+    pub idp_client_id: Option<String>,
+    /// The client secret at the enterprise IdP (`idp_client_secret`).
+    pub idp_client_secret: Option<ClientSecret>,
 }
 
 impl std::fmt::Debug for Context {
@@ -58,6 +71,11 @@ impl std::fmt::Debug for Context {
                 &self.client_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("issuer", &self.issuer)
+            .field("private_key_pem", &self.private_key_pem)
+            .field("workload_jwt", &self.workload_jwt)
+            .field("idp_id_token", &self.idp_id_token)
+            .field("idp_token_endpoint", &self.idp_token_endpoint)
+            .field("idp_client_id", &self.idp_client_id)
             .finish()
     }
 }
@@ -84,6 +102,13 @@ impl Context {
             client_id: text("client_id"),
             client_secret: text("client_secret").map(ClientSecret::new),
             issuer: text("issuer"),
+            private_key_pem: text("private_key_pem")
+                .map(mcp_oauth_core::secret::PrivateKeyPem::new),
+            workload_jwt: text("valid_jwt").map(mcp_oauth_core::secret::Assertion::new),
+            idp_id_token: text("idp_id_token").map(mcp_oauth_core::secret::Assertion::new),
+            idp_token_endpoint: text("idp_token_endpoint"),
+            idp_client_id: text("idp_client_id"),
+            idp_client_secret: text("idp_client_secret").map(ClientSecret::new),
         })
     }
 }
@@ -105,6 +130,27 @@ pub fn config_for(server_url: &str, ctx: &Context) -> Config {
         auth_method: None,
         issuer: ctx.issuer.clone(),
     });
+    if let Some(pem) = &ctx.private_key_pem {
+        config.client.private_key_jwt = Some(mcp_oauth_core::config::PrivateKeyJwt {
+            key_pem: pem.clone(),
+            audience: None,
+        });
+    }
+    if let Some(jwt) = &ctx.workload_jwt {
+        config.grant = mcp_oauth_core::config::Grant::JwtBearer {
+            assertion: jwt.clone(),
+        };
+    }
+    if let (Some(id_token), Some(endpoint)) = (&ctx.idp_id_token, &ctx.idp_token_endpoint) {
+        config.grant = mcp_oauth_core::config::Grant::EnterpriseManaged(
+            mcp_oauth_core::config::EnterpriseIdp {
+                token_endpoint: endpoint.clone(),
+                client_id: ctx.idp_client_id.clone(),
+                client_secret: ctx.idp_client_secret.clone(),
+                id_token: id_token.clone(),
+            },
+        );
+    }
     config
 }
 

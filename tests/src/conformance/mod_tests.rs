@@ -71,6 +71,7 @@ fn config_binds_pre_registered_credentials_to_their_issuer() {
         client_id: Some("pre-registered-client".into()),
         client_secret: Some(ClientSecret::new("pre-registered-secret")),
         issuer: Some("http://localhost:4100".into()),
+        ..Context::default()
     };
     let config = config_for("http://localhost:3000/mcp", &ctx);
     let pre = config.client.pre_registered.expect("pre-registered");
@@ -260,4 +261,32 @@ fn a_failing_step_names_itself() {
 fn one_line_collapses_whitespace() {
     assert_eq!(one_line(" a\nb\r\n\tc  "), "a b c");
     assert_eq!(one_line(""), "");
+}
+
+#[test]
+fn extension_context_keys_become_library_settings() {
+    use mcp_oauth_core::config::Grant;
+    let ctx = Context::parse(Some(
+        r#"{"client_id":"c","private_key_pem":"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+            "idp_id_token":"eyJ.id","idp_token_endpoint":"http://localhost:9/token","idp_client_id":"idp"}"#,
+    ))
+    .unwrap();
+    let config = config_for("http://localhost:3000/mcp", &ctx);
+    assert!(config.client.private_key_jwt.is_some());
+    match &config.grant {
+        Grant::EnterpriseManaged(idp) => {
+            assert_eq!(idp.token_endpoint, "http://localhost:9/token");
+            assert_eq!(idp.client_id.as_deref(), Some("idp"));
+        }
+        other => panic!("expected enterprise-managed, got {other:?}"),
+    }
+    let wif = Context::parse(Some(r#"{"client_id":"w","valid_jwt":"eyJ.w"}"#)).unwrap();
+    assert!(matches!(
+        config_for("http://localhost:3000/mcp", &wif).grant,
+        Grant::JwtBearer { .. }
+    ));
+    assert!(
+        !format!("{wif:?}").contains("eyJ.w"),
+        "assertions are redacted"
+    );
 }
