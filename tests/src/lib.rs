@@ -21,3 +21,8 @@ pub mod mcp;
 pub mod serve;
 pub mod sim;
 pub mod testbed;
+
+/// The README's Rust examples, compiled and run as doctests (the embedding guide must not rot).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
