@@ -203,7 +203,9 @@ impl Inner {
     /// The `Authorization` header: at once when the token is good, else after the one refresh
     /// or login in flight (see the module docs).
     pub(crate) fn header(&self) -> Result<AuthorizationHeader, AdapterError> {
-        self.header_or_login(self.settings.config.interactive)?
+        // A machine-to-machine grant needs no user, so it may run even when not interactive.
+        let config = &self.settings.config;
+        self.header_or_login(config.interactive || config.grant.is_machine_to_machine())?
             .ok_or(AdapterError::LoginRequired)
     }
 

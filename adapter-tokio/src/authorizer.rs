@@ -110,7 +110,10 @@ impl Authorizer {
     /// refreshed first, by exactly one caller while the others wait for it; with no token a
     /// login runs when `Config::interactive`, else [`AdapterError::LoginRequired`].
     pub async fn header(&self) -> Result<AuthorizationHeader, AdapterError> {
-        match self.header_or_login(self.shared.config.interactive).await? {
+        // A machine-to-machine grant needs no user, so it may run even when not interactive.
+        let config = &self.shared.config;
+        let may_login = config.interactive || config.grant.is_machine_to_machine();
+        match self.header_or_login(may_login).await? {
             Some(h) => Ok(h),
             None => Err(AdapterError::LoginRequired),
         }

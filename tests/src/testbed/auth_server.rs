@@ -259,7 +259,11 @@ impl AuthServer {
             "authorization_endpoint": self.endpoint("authorize"),
             "token_endpoint": self.endpoint("token"),
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": if c.client_credentials_only {
+                json!(["client_credentials"])
+            } else {
+                json!(["authorization_code", "refresh_token"])
+            },
             "token_endpoint_auth_methods_supported":
                 c.token_endpoint_auth_methods.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         });

@@ -242,6 +242,9 @@ pub struct TestbedConfig {
     pub revocation_endpoint: bool,
     /// More authorization requests than this (per AS) is a violation (`scope-retry-limit`: 3).
     pub max_authorization_requests: Option<usize>,
+    /// A machine-to-machine AS (`auth/client-credentials-*`): advertises only the
+    /// `client_credentials` grant and issues tokens to authenticated confidential clients.
+    pub client_credentials_only: bool,
 }
 
 /// `&[&str]` to owned strings (config literals).
@@ -296,6 +299,7 @@ impl Default for TestbedConfig {
             rotate_refresh_tokens: true,
             revocation_endpoint: true,
             max_authorization_requests: None,
+            client_credentials_only: false,
         }
     }
 }

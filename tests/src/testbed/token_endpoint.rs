@@ -43,6 +43,9 @@ impl AuthServer {
         match first(&form, "grant_type") {
             Some("authorization_code") => self.exchange_code(ctx, &form, &client),
             Some("refresh_token") => self.refresh(ctx, &form, &client),
+            Some("client_credentials") if self.cfg.client_credentials_only => {
+                self.client_credentials(ctx, &form, &client)
+            }
             Some(_) => oauth_error(400, "unsupported_grant_type", "grant_type not supported"),
             None => oauth_error(400, "invalid_request", "grant_type is required"),
         }
@@ -210,6 +213,28 @@ impl AuthServer {
             None
         };
         self.issue(ctx, scopes, resource, entry.family, next)
+    }
+
+    /// The client credentials grant (RFC 6749 §4.4; EXT-CC): only for a client that
+    /// authenticated with a secret; no refresh token (§4.4.3).
+    fn client_credentials(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        form: &[(String, String)],
+        client: &Client,
+    ) -> HttpResponse {
+        if client.secret.is_none() {
+            return oauth_error(401, "invalid_client", "client authentication required");
+        }
+        let resource = match self.check_resource(ctx, form, None, "client credentials") {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        let scopes = first(form, "scope")
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let family = ctx.store.next_id();
+        self.issue(ctx, scopes, resource, family, None)
     }
 
     /// The RFC 8707 `resource` of a token request: required when PRM exists, equal to the grant's

@@ -1,0 +1,109 @@
+//! Exit codes and the error every command returns. Scripts branch on the code (documented in
+//! `mcp-oauth --help`), people read the one-line message on stderr.
+
+use mcp_oauth_blocking::{AdapterError, StoreError};
+
+/// Success.
+pub const OK: i32 = 0;
+/// Something failed: network, authorization server, store, a demo step.
+pub const FAILURE: i32 = 1;
+/// Bad arguments (clap also exits with 2).
+pub const USAGE: i32 = 2;
+/// No usable session: the user must run `mcp-oauth login`.
+pub const LOGIN_REQUIRED: i32 = 3;
+/// The MCP server answered `call` with a JSON-RPC error or an HTTP error status.
+pub const MCP_ERROR: i32 = 4;
+
+/// Why a command failed: an exit code and a one-line message for stderr (never a secret: the
+/// messages come from the adapter's and core's errors, which are built without secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// The process exit code.
+    pub code: i32,
+    /// What to tell the user.
+    pub message: String,
+}
+
+impl CliError {
+    /// A failure (exit 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        Self {
+            code: FAILURE,
+            message: message.into(),
+        }
+    }
+
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// Login needed (exit 3), with the command that fixes it.
+    pub fn login_required(server: &str, why: Option<&str>) -> Self {
+        let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        Self {
+            code: LOGIN_REQUIRED,
+            message: format!("not logged in to {server}{why}; run: mcp-oauth login {server}"),
+        }
+    }
+
+    /// The MCP server said no (exit 4).
+    pub fn mcp(message: impl Into<String>) -> Self {
+        Self {
+            code: MCP_ERROR,
+            message: message.into(),
+        }
+    }
+
+    /// Maps an adapter error: [`AdapterError::LoginRequired`] is exit 3, everything else 1.
+    pub fn from_adapter(server: &str, e: AdapterError) -> Self {
+        match e {
+            AdapterError::LoginRequired => Self::login_required(server, None),
+            other => Self::failure(one_line(&other.to_string())),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        Self::failure(format!("session store: {}", one_line(&e.to_string())))
+    }
+}
+
+/// Collapses whitespace and control characters so a message stays on one line.
+pub fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_required_names_the_fix() {
+        let e = CliError::login_required("https://mcp.example.com/mcp", Some("refresh refused"));
+        assert_eq!(e.code, 3);
+        assert_eq!(
+            e.message,
+            "not logged in to https://mcp.example.com/mcp (refresh refused); run: mcp-oauth login https://mcp.example.com/mcp"
+        );
+        let e = CliError::from_adapter("https://x.example", AdapterError::LoginRequired);
+        assert_eq!(e.code, LOGIN_REQUIRED);
+    }
+
+    #[test]
+    fn adapter_failures_are_exit_1_on_one_line() {
+        let e =
+            CliError::from_adapter("https://x.example", AdapterError::Http("a\nb\r\n c".into()));
+        assert_eq!(e, CliError::failure("HTTP: a b c"));
+        let e: CliError = StoreError::NoStateDir.into();
+        assert_eq!(e.code, FAILURE);
+        assert!(e.message.starts_with("session store: no state directory"));
+    }
+}
