@@ -140,6 +140,28 @@ fn restart_from_the_file_store_makes_no_oauth_request() {
     restart_makes_no_oauth_request(Arc::new(first), Arc::new(restarted));
 }
 
+/// The OS keychain (Secret Service). Runs for real under `scripts/keychain-tests.sh`, which
+/// sets `MCP_OAUTH_KEYCHAIN_TESTS=1` inside a throwaway unlocked gnome-keyring; there a missing
+/// keychain fails the test. Elsewhere (a developer laptop without that setup) it is skipped with
+/// a note, so plain `cargo test` stays usable.
+#[test]
+fn restart_from_the_keychain_store_makes_no_oauth_request() {
+    use mcp_oauth_blocking::{KeychainOptions, KeychainStore};
+    if std::env::var("MCP_OAUTH_KEYCHAIN_TESTS").as_deref() != Ok("1") {
+        eprintln!(
+            "keychain e2e skipped: run scripts/keychain-tests.sh (MCP_OAUTH_KEYCHAIN_TESTS=1)"
+        );
+        return;
+    }
+    let options = || KeychainOptions {
+        service: format!("mcp-oauth-e2e-{}", std::process::id()),
+        ..KeychainOptions::default()
+    };
+    let first = KeychainStore::with_options(options()).expect("keychain reachable");
+    let restarted = KeychainStore::with_options(options()).expect("keychain reachable");
+    restart_makes_no_oauth_request(Arc::new(first), Arc::new(restarted));
+}
+
 #[test]
 fn an_expired_stored_token_is_refreshed_once_and_the_rotation_stored() {
     let server = start(TestbedConfig::default());
