@@ -56,3 +56,18 @@ fn a_short_lived_token_is_not_refreshed_on_every_call() {
     );
     let _ = Error::Cancelled;
 }
+
+#[test]
+fn a_stray_loopback_ready_does_not_disturb_the_flow() {
+    // Found by the `machine` fuzz target: LoopbackReady while fetching PRM used to drop the flow.
+    let mut at = Scenario::new().at_prm_fetch();
+    let pending = at.id;
+    let out = at.feed(mcp_oauth_core::Input::LoopbackReady {
+        redirect_uri: String::new(),
+    });
+    assert!(out.is_empty(), "{:?}", describe_all(&out));
+    assert!(at.machine.is_busy(), "still fetching PRM");
+    at.respond_json(200, &prm_doc());
+    assert_ne!(at.id, pending, "the PRM answer moved the flow on");
+    at.expect_fetch(mcp_oauth_core::Step::ServerMetadata);
+}

@@ -9,7 +9,7 @@
 //! (RFC 9728 §3.3), token responses with control characters, forged or mis-issued callbacks
 //! (RFC 6749 §10.12, RFC 9207 §2.4). Byte 0 is always the benign answer, so shrinking walks
 //! toward the happy path and the smallest hostile deviation. Properties (a)-(f) are listed at
-//! [`machine_safety_invariants`]. Deterministic: fixed proptest seed, fixed `SeededRng` seed,
+//! `machine_safety_invariants`. Deterministic: fixed proptest seed, fixed `SeededRng` seed,
 //! virtual clock, nothing persisted.
 
 use std::collections::VecDeque;
@@ -599,25 +599,39 @@ impl<'w> Driver<'w> {
         } else {
             format!("{issuer}/")
         };
-        let kind = match self.choice(14) {
-            k @ 1..=7 => k,
+        let kind = match self.choice(15) {
+            k @ 1..=8 => k,
             _ => 0,
         };
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         match kind {
             1 => q.append_pair("state", "forged-state"),
             2 => &mut q,
-            6 => {
-                self.now = self.now.advance(Duration::from_secs(301));
-                let outs = self.feed(Input::Timeout)?;
-                let timed_out = outs.iter().any(|o| {
-                    matches!(o, Output::Event(Event::Failed(Error::AuthorizationTimeout)))
-                });
-                return if timed_out {
-                    Ok(())
+            6 | 8 => {
+                // The browser step ends without a callback (timeout, or the user cancels);
+                // the right callback arriving afterwards must be ignored.
+                let (outs, expected) = if kind == 6 {
+                    self.now = self.now.advance(Duration::from_secs(301));
+                    (self.feed(Input::Timeout)?, Error::AuthorizationTimeout)
                 } else {
-                    Err(self.fail("no timeout after 301 s".into()))
+                    (self.command(|m, now| m.cancel(now))?, Error::Cancelled)
                 };
+                let ended = outs
+                    .iter()
+                    .any(|o| matches!(o, Output::Event(Event::Failed(e)) if *e == expected));
+                let closed = outs.iter().any(|o| matches!(o, Output::CloseLoopback));
+                if !ended || !closed || self.m.is_busy() {
+                    return Err(self.fail(format!("(d) no clean end by {expected:?}")));
+                }
+                q.append_pair("state", &state).append_pair("code", &code);
+                let late = format!("http://127.0.0.1:5555/callback?{}", q.finish());
+                let outs = self.feed(Input::Callback { query: late })?;
+                if outs.iter().any(|o| matches!(o, Output::Fetch { .. })) {
+                    return Err(
+                        self.fail("(d) a callback after the flow ended was redeemed".into())
+                    );
+                }
+                return Ok(());
             }
             _ => q.append_pair("state", &state),
         };
@@ -709,7 +723,8 @@ proptest! {
     /// issuer named first in a PRM, whose `issuer` equals it byte for byte; (c) `resource`
     /// on every authorization URL and token request equals the PRM `resource` (raw), the fixed
     /// value, or is absent under `Omit`; (d) a wrong or missing `state` never leads to a token
-    /// request and the machine keeps waiting; (e) no `Debug` output shows a token, code, client
+    /// request and the machine keeps waiting, and after a timeout or `cancel` even the right
+    /// callback is ignored (single-use state); (e) no `Debug` output shows a token, code, client
     /// secret, state or verifier; (f) an `iss` mismatch never leads to a token request and the
     /// error never shows the AS's `error_description`. Also: the hostile host is never fetched
     /// and the browser only goes to a discovered `authorization_endpoint`.

@@ -5,6 +5,11 @@ use super::*;
 
 impl Machine {
     pub(super) fn on_loopback_ready(&mut self, now: Now, redirect_uri: String) {
+        // A stray LoopbackReady in any other state must not disturb the flow in progress
+        // (found by the `machine` fuzz target): look before taking the state apart.
+        if !matches!(self.state, State::Listening { .. }) {
+            return;
+        }
         let State::Listening { mut flow } = std::mem::replace(&mut self.state, State::Idle) else {
             return;
         };

@@ -302,7 +302,10 @@ impl Machine {
         self.now = now;
         match input {
             Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
-            Input::HttpFailed { id, error } => self.on_http(now, id, Err(error)),
+            Input::HttpFailed { id, error } => {
+                // Adapter text ends up in errors shown to users: printable ASCII only.
+                self.on_http(now, id, Err(sanitize_remote_text(&error)))
+            }
             Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
             Input::LoopbackFailed { error } => {
                 if matches!(self.state, State::Listening { .. }) {

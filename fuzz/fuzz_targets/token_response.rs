@@ -1,0 +1,7 @@
+//! Fuzz target `token_response`: the body lives in `mcp_oauth_fuzz::token_response` so `cargo test` in `fuzz/`
+//! replays the same code on stable without libFuzzer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| mcp_oauth_fuzz::token_response::run(data));
