@@ -19,6 +19,12 @@ scripts/check-core-contract.sh
 step "tests"
 cargo test --workspace
 
+step "tests without the extensions feature (the core stays usable without p256)"
+cargo test -p mcp-oauth-core --no-default-features --lib
+
+step "fuzz regressions (every saved crash input replayed on stable; fuzz/ is its own workspace)"
+(cd fuzz && cargo test --quiet)
+
 for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
