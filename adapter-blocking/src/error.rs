@@ -1,7 +1,8 @@
 //! [`AdapterError`]: the core's error plus what only an adapter can get wrong (store, network,
 //! sockets, cancellation). DESIGN.md §2: the core's error says whose fault it was; this wrapper
-//! adds the IO side without hiding the core variant. Same variants and messages as the tokio
-//! adapter's, so hosts can switch adapters without touching their error handling.
+//! adds the IO side without hiding the core variant. The tokio adapter re-exports this same type
+//! (it is compiled without the `http` feature), so hosts can switch adapters without touching
+//! their error handling.
 
 use crate::store::StoreError;
 
@@ -58,7 +59,7 @@ impl AdapterError {
     /// An equal error for another waiter of the same failed drive (single flight hands one
     /// drive's failure to every caller that waited for it). `io::Error` and `StoreError` are not
     /// `Clone`, so they are rebuilt from their kind and message.
-    pub(crate) fn duplicate(&self) -> AdapterError {
+    pub fn duplicate(&self) -> AdapterError {
         match self {
             AdapterError::Auth(e) => AdapterError::Auth(e.clone()),
             AdapterError::Store(e) => AdapterError::Store(duplicate_store_error(e)),
@@ -74,7 +75,7 @@ impl AdapterError {
 
     /// True when the failure came from the network, the clock or a cancellation: worth
     /// retrying later, and never a reason to discard a stored session (stale session rule).
-    pub(crate) fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         match self {
             AdapterError::Auth(e) => e.fault() == mcp_oauth_core::Fault::Transport,
             AdapterError::Http(_) | AdapterError::Io(_) | AdapterError::Cancelled => true,

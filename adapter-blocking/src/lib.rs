@@ -48,7 +48,6 @@ mod authorizer;
 mod browser;
 #[cfg(feature = "http")]
 mod driver;
-#[cfg(feature = "http")]
 mod error;
 #[cfg(feature = "http")]
 mod http;
@@ -68,7 +67,6 @@ pub use store::{
 pub use authorizer::{Authorizer, Options};
 #[cfg(feature = "http")]
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-#[cfg(feature = "http")]
 pub use error::AdapterError;
 #[cfg(feature = "http")]
 pub use http::{HttpClient, UreqClient, RESPONSE_TOO_LARGE};

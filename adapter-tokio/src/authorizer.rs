@@ -14,7 +14,7 @@ use mcp_oauth_core::{
 use tokio::sync::{watch, Notify};
 
 use crate::driver::{now_since, seeded_rng, usable_header, Inner, Plan, Round, Shared};
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::http::{HttpClient, ReqwestClient};
 use crate::options::Options;
 

@@ -20,7 +20,7 @@ use mcp_oauth_core::{
 use tokio::sync::{watch, Notify};
 
 use crate::browser::Browser;
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::http::HttpClient;
 use crate::wait::BrowserStep;
 

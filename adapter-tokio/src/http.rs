@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
 
-use crate::error::AdapterError;
+use crate::AdapterError;
 
 /// A boxed, `Send` future: the shape of every plug-in point of this crate (HTTP client,
 /// browser), so hosts can implement them without an async-trait macro.

@@ -8,7 +8,7 @@ use mcp_oauth_blocking::store::{SessionStore, StoreError};
 use mcp_oauth_core::{Event, Input, Output, Step};
 
 use crate::driver::{DriveCtx, Failure, Shared};
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::loopback::LoopbackListener;
 
 impl Shared {

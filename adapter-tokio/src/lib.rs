@@ -39,7 +39,6 @@
 mod authorizer;
 mod browser;
 mod driver;
-mod error;
 mod http;
 mod interpret;
 mod loopback;
@@ -49,7 +48,8 @@ mod wait;
 
 pub use authorizer::Authorizer;
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-pub use error::AdapterError;
+/// The same error type as the blocking adapter (one error vocabulary for both).
+pub use mcp_oauth_blocking::AdapterError;
 pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};
 pub use options::Options;

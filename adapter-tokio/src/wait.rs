@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::browser::{Browser, BrowserOutcome};
 use crate::driver::{DriveCtx, Failure, Shared};
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::loopback::LoopbackListener;
 use crate::paste;
 
