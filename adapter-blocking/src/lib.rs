@@ -40,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod launch;
 pub mod store;
 
 #[cfg(feature = "http")]

@@ -14,9 +14,9 @@ use mcp_oauth_core::{
 use tokio::sync::{watch, Notify};
 
 use crate::driver::{now_since, seeded_rng, usable_header, Inner, Plan, Round, Shared};
-use crate::AdapterError;
 use crate::http::{HttpClient, ReqwestClient};
 use crate::options::Options;
+use crate::AdapterError;
 
 /// Retries of one [`Authorizer::send`] after a 401/403 (adapter design: at most 2).
 const MAX_SEND_RETRIES: u32 = 3;

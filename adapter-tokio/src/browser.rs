@@ -9,33 +9,8 @@
 use mcp_oauth_core::BrowserRequest;
 
 use crate::http::BoxFuture;
-
-/// What happened when the browser was asked to open the authorization URL.
-#[derive(Clone, PartialEq, Eq)]
-pub enum BrowserOutcome {
-    /// A browser was launched; wait for the loopback callback.
-    Opened,
-    /// No browser could be launched (the reason is shown to the user); when pasting is enabled
-    /// the user can paste the redirect URL on stdin.
-    Unavailable(String),
-    /// The opener already has the final redirect URL (e.g. the `Location` of the authorization
-    /// server's 302): it is fed to the core as the callback directly.
-    Redirected(String),
-}
-
-impl std::fmt::Debug for BrowserOutcome {
-    /// The redirect URL carries the authorization code and `state`, so its query is hidden.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BrowserOutcome::Opened => f.write_str("Opened"),
-            BrowserOutcome::Unavailable(why) => f.debug_tuple("Unavailable").field(why).finish(),
-            BrowserOutcome::Redirected(url) => f
-                .debug_tuple("Redirected")
-                .field(&mcp_oauth_core::http::redact_query(url))
-                .finish(),
-        }
-    }
-}
+pub use mcp_oauth_blocking::launch::BrowserOutcome;
+use mcp_oauth_blocking::launch::{launch, print_url};
 
 /// Opens the authorization URL somewhere the user can act on it.
 ///
@@ -44,11 +19,6 @@ impl std::fmt::Debug for BrowserOutcome {
 pub trait Browser: Send + Sync {
     /// Opens `request.url`; `request.state` is the `state` the callback must carry.
     fn open<'a>(&'a self, request: &'a BrowserRequest) -> BoxFuture<'a, BrowserOutcome>;
-}
-
-/// The line printed before a built-in opener runs, so the user can always open the URL by hand.
-pub(crate) fn print_url(url: &str) {
-    eprintln!("Open this URL to authorize: {url}");
 }
 
 /// The system browser, without a shell: the program named by `$BROWSER` when set (the URL as
@@ -63,26 +33,9 @@ impl Browser for SystemBrowser {
         Box::pin(async move {
             print_url(&request.url);
             let url = request.url.clone();
-            // The core's URL policy already allows only http(s); check again before handing
-            // the string to a launcher, which would also accept `file:` or app schemes.
-            let lower = url.get(..8).unwrap_or(&url).to_ascii_lowercase();
-            if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-                return BrowserOutcome::Unavailable("not an http(s) URL".into());
-            }
-            // `open` only honours $BROWSER through xdg-open, which minimal systems lack; test
-            // setups and headless users point $BROWSER at a script, so run it directly.
-            let env_browser = std::env::var("BROWSER")
-                .ok()
-                .and_then(|b| b.split(':').next().map(str::trim).map(str::to_owned))
-                .filter(|b| !b.is_empty() && !b.contains("%s"));
             // The launcher is a blocking process spawn (it may wait for `xdg-open`).
-            let launch = move || match env_browser {
-                Some(program) => open::with(url, program),
-                None => open::that(url),
-            };
-            match tokio::task::spawn_blocking(launch).await {
-                Ok(Ok(())) => BrowserOutcome::Opened,
-                Ok(Err(e)) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
+            match tokio::task::spawn_blocking(move || launch(&url)).await {
+                Ok(outcome) => outcome,
                 Err(e) => BrowserOutcome::Unavailable(one_line(&e.to_string())),
             }
         })

@@ -20,9 +20,9 @@ use mcp_oauth_core::{
 use tokio::sync::{watch, Notify};
 
 use crate::browser::Browser;
-use crate::AdapterError;
 use crate::http::HttpClient;
 use crate::wait::BrowserStep;
+use crate::AdapterError;
 
 /// Upper bound on waits and drives in one call: progress is normally made in one or two.
 const MAX_ROUNDS: usize = 16;

@@ -8,8 +8,8 @@ use mcp_oauth_blocking::store::{SessionStore, StoreError};
 use mcp_oauth_core::{Event, Input, Output, Step};
 
 use crate::driver::{DriveCtx, Failure, Shared};
-use crate::AdapterError;
 use crate::loopback::LoopbackListener;
+use crate::AdapterError;
 
 impl Shared {
     /// Carries out one output; returns the input that reports its result, if any.

@@ -48,8 +48,8 @@ mod wait;
 
 pub use authorizer::Authorizer;
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-/// The same error type as the blocking adapter (one error vocabulary for both).
-pub use mcp_oauth_blocking::AdapterError;
 pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};
+/// The same error type as the blocking adapter (one error vocabulary for both).
+pub use mcp_oauth_blocking::AdapterError;
 pub use options::Options;

@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 
 use crate::browser::{Browser, BrowserOutcome};
 use crate::driver::{DriveCtx, Failure, Shared};
-use crate::AdapterError;
 use crate::loopback::LoopbackListener;
 use crate::paste;
+use crate::AdapterError;
 
 /// The resources of one browser step; dropping it closes the listener and stops the opener.
 #[derive(Default)]
