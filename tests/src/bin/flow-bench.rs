@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p mcp-oauth-tests --bin flow-bench -- \
-//!     [--delay-ms 25] [--runs 5] [--peers ts,rmcp] [--flows a,b,c,d,e,f] \
+//!     [--delay-ms 25] [--runs 5] [--peers ts,rmcp] [--flows a,b,c,d,e,e2,f] \
 //!     [--concurrency 1,10,100] [--node node] [--markdown BENCHMARKS.md]
 //! ```
 //!
@@ -10,16 +10,22 @@
 //! stand-in for a network round trip) and, for each client and flow, counts the requests in the
 //! testbed's log by kind and takes the flow's wall time: (a) first login to the first successful
 //! `tools/list`; (b) restart with a valid stored token; (c) restart after the access token
-//! expired, refresh token valid; (d) 401 on a revoked token and recovery; (e) step-up on 403
-//! `insufficient_scope`; (f) N concurrent requests after the token expired. Clients: ours (tokio
-//! and blocking adapters, in-process), the official TypeScript SDK and rmcp (subprocesses from
-//! `bench/`, installed by `scripts/bench.sh`). Every run gets a fresh testbed and state
-//! directory; setup (the login before flows b-f) is not measured. Prints Markdown tables with the
-//! physical floor beside them and, with `--markdown`, writes the whole report (machine, method,
-//! tables, target checks). Not run by CI: see bench/README.md.
+//! expired, refresh token valid; (d) 401 on a revoked token mid-session and recovery; (e) step-up
+//! on 403 `insufficient_scope` mid-session, and (e2) after a restart; (f) N concurrent requests
+//! after the server expired the token. Clients: ours (tokio and blocking adapters, in-process),
+//! the official TypeScript SDK and rmcp (subprocesses from `bench/`, installed by
+//! `scripts/bench.sh`). Every run gets a fresh testbed and state directory; setup (the login
+//! before a restart, the login and warm-up before a mid-session flow) is not measured. Prints
+//! Markdown tables with the physical floor beside them and, with `--markdown`, writes the whole
+//! report (machine, method from `flow_bench/method.md`, tables, target checks). Not run by CI:
+//! see bench/README.md.
 
+#[path = "flow_bench/checks.rs"]
+mod checks;
 #[path = "flow_bench/flows.rs"]
 mod flows;
+#[path = "flow_bench/machine.rs"]
+mod machine;
 #[path = "flow_bench/ours.rs"]
 mod ours;
 #[path = "flow_bench/peer.rs"]
@@ -28,19 +34,20 @@ mod peer;
 mod report;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mcp_oauth_tests::serve::{ServeOptions, TestbedServer};
+use mcp_oauth_tests::testbed::TestbedConfig;
 
-use flows::{Counts, Flow, Outcome, REFRESH_WAIT};
+use flows::{strict_probe_config, Counts, Flow, Outcome, REFRESH_WAIT};
 use ours::Adapter;
 use peer::{Peer, PeerCommand};
-use report::{ClientRun, FlowRun, Sample};
+use report::{ClientRun, FlowRun, Probe, Sample};
 
 const USAGE: &str = "usage: flow-bench [--delay-ms 25] [--runs 5] [--peers ts,rmcp] \
-                     [--flows a,b,c,d,e,f] [--concurrency 1,10,100] [--node node] \
+                     [--flows a,b,c,d,e,e2,f] [--concurrency 1,10,100] [--node node] \
                      [--markdown FILE]";
 
 /// Command-line settings.
@@ -67,14 +74,17 @@ fn parse_args() -> Result<Args, String> {
         node: "node".into(),
         markdown: None,
     };
-    let (mut letters, mut ns) = ("a,b,c,d,e,f".to_string(), vec![1, 10, 100]);
+    let (mut letters, mut ns) = ("a,b,c,d,e,e2,f".to_string(), vec![1, 10, 100]);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<usize>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let number = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--delay-ms" => args.delay_ms = number(&value)? as u64,
             "--runs" => args.runs = number(&value)?.max(1),
@@ -102,10 +112,11 @@ fn parse_args() -> Result<Args, String> {
             "c" => args.flows.push(Flow::Refresh),
             "d" => args.flows.push(Flow::Revoked),
             "e" => args.flows.push(Flow::StepUp),
+            "e2" => args.flows.push(Flow::StepUpAfterRestart),
             "f" => args
                 .flows
                 .extend(ns.iter().filter(|n| **n > 0).map(|n| Flow::Concurrent(*n))),
-            other => return Err(format!("unknown flow {other} (a-f)")),
+            other => return Err(format!("unknown flow {other} (a, b, c, d, e, e2, f)")),
         }
     }
     Ok(args)
@@ -152,7 +163,7 @@ fn fresh_dir() -> Result<PathBuf, String> {
 
 /// One run: a fresh testbed and state directory, the setup login when the flow needs one, then
 /// the measured flow with the log cleared first.
-fn measure(client: &Client, flow: Flow, delay: Duration) -> Sample {
+fn measure(client: &Client, flow: Flow, config: TestbedConfig, delay: Duration) -> Sample {
     let failed = |why: String| Sample {
         outcome: Err(why),
         counts: Counts::default(),
@@ -162,7 +173,7 @@ fn measure(client: &Client, flow: Flow, delay: Duration) -> Sample {
         delay,
         second_as: false,
     };
-    let server = match TestbedServer::start(flow.config(), options) {
+    let server = match TestbedServer::start(config, options) {
         Ok(s) => s,
         Err(e) => return failed(format!("testbed: {e}")),
     };
@@ -182,9 +193,19 @@ fn measure(client: &Client, flow: Flow, delay: Duration) -> Sample {
         }
     }
     server.with_testbed(|t| t.clear_log());
-    let outcome = outcome.and_then(|()| client.run(flow, &url, &state, &mut || flow.on_ready(&server)));
+    let outcome =
+        outcome.and_then(|()| client.run(flow, &url, &state, &mut || flow.on_ready(&server)));
     let (counts, violations) =
         server.with_testbed(|t| (Counts::of(t.log()), t.violations().to_vec()));
+    // Diagnosis: FLOW_BENCH_DEBUG=1 prints the measured phase's requests of failed runs, `all`
+    // of every run (secrets redacted by LoggedRequest's Debug).
+    let debug = std::env::var("FLOW_BENCH_DEBUG").unwrap_or_default();
+    let failed_calls = outcome.as_ref().map_or(true, |o| o.failed > 0);
+    if debug == "all" || (failed_calls && !debug.is_empty()) {
+        eprintln!("--- {}: {:?}", flow.tag(), outcome);
+        server.with_testbed(|t| t.log().iter().for_each(|r| eprintln!("    {r:?}")));
+        eprintln!("    violations: {violations:?}");
+    }
     let _ = std::fs::remove_dir_all(&state);
     Sample {
         outcome,
@@ -197,82 +218,6 @@ fn measure(client: &Client, flow: Flow, delay: Duration) -> Sample {
 fn root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// The first line a command prints, or `?`.
-fn first_line_of(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.lines().next().map(str::trim).map(str::to_owned))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "?".into())
-}
-
-/// `version` of `name` in a Cargo.lock or a package.json (simple line scans, no parsing crate).
-fn peer_version(peer: Peer, root: &Path) -> String {
-    match peer {
-        Peer::Ts => {
-            let path = root.join("bench/ts-client/node_modules/@modelcontextprotocol/sdk/package.json");
-            std::fs::read_to_string(path)
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "?".into())
-        }
-        Peer::Rmcp => {
-            let lock = std::fs::read_to_string(root.join("bench/rmcp-client/Cargo.lock"))
-                .unwrap_or_default();
-            let mut lines = lock.lines();
-            while let Some(line) = lines.next() {
-                if line.trim() == "name = \"rmcp\"" {
-                    if let Some(v) = lines.next().and_then(|l| l.split('"').nth(1)) {
-                        return v.to_owned();
-                    }
-                }
-            }
-            "?".into()
-        }
-    }
-}
-
-fn peer_label(peer: Peer, root: &Path) -> String {
-    match peer {
-        Peer::Ts => format!("TypeScript SDK {}", peer_version(peer, root)),
-        Peer::Rmcp => format!("rmcp {}", peer_version(peer, root)),
-    }
-}
-
-/// Machine and toolchain facts for the report.
-fn machine(args: &Args, root: &Path) -> Vec<(String, String)> {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or("?".to_string(), |m| m.trim().to_owned());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or("?".to_string(), |kb| format!("{:.1} GiB", kb as f64 / 1_048_576.0));
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let commit = first_line_of("git", &["-C", &root.display().to_string(), "rev-parse", "--short", "HEAD"]);
-    vec![
-        ("date".into(), first_line_of("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
-        ("nproc".into(), nproc.to_string()),
-        ("CPU".into(), cpu),
-        ("memory".into(), mem),
-        ("OS".into(), first_line_of("uname", &["-sr"])),
-        ("rustc".into(), first_line_of("rustc", &["--version"])),
-        ("node".into(), first_line_of(&args.node, &["--version"])),
-        ("mcp-oauth".into(), format!("{} (commit {commit}, release build)", env!("CARGO_PKG_VERSION"))),
-        ("delay per request".into(), format!("{} ms", args.delay_ms)),
-        ("runs per client and flow".into(), args.runs.to_string()),
-    ]
 }
 
 fn main() -> ExitCode {
@@ -288,12 +233,20 @@ fn main() -> ExitCode {
     };
     let root = root();
     let mut clients: Vec<(String, Option<Adapter>, Result<Client, String>)> = vec![
-        ("mcp-oauth (tokio)".into(), Some(Adapter::Tokio), Ok(Client::Ours(Adapter::Tokio))),
-        ("mcp-oauth (blocking)".into(), Some(Adapter::Blocking), Ok(Client::Ours(Adapter::Blocking))),
+        (
+            "mcp-oauth (tokio)".into(),
+            Some(Adapter::Tokio),
+            Ok(Client::Ours(Adapter::Tokio)),
+        ),
+        (
+            "mcp-oauth (blocking)".into(),
+            Some(Adapter::Blocking),
+            Ok(Client::Ours(Adapter::Blocking)),
+        ),
     ];
     for p in &args.peers {
         let cmd = p.command(&root, &args.node).map(Client::Peer);
-        clients.push((peer_label(*p, &root), None, cmd));
+        clients.push((machine::peer_label(*p, &root), None, cmd));
     }
     let delay = Duration::from_millis(args.delay_ms);
     let mut results = Vec::new();
@@ -308,24 +261,58 @@ fn main() -> ExitCode {
             };
             if let Ok(client) = client {
                 for i in 1..=args.runs {
-                    let sample = measure(client, flow, delay);
+                    let sample = measure(client, flow, flow.config(), delay);
                     let shown = match &sample.outcome {
                         Ok(o) if o.failed == 0 => format!("{:.0} ms", o.elapsed_ms),
                         Ok(o) => format!("{:.0} ms, {} calls failed", o.elapsed_ms, o.failed),
                         Err(e) => format!("failed: {}", e.chars().take(160).collect::<String>()),
                     };
-                    eprintln!("({}) {label} run {i}/{}: {shown}", flow.letter(), args.runs);
+                    eprintln!("({}) {label} run {i}/{}: {shown}", flow.tag(), args.runs);
                     run.samples.push(sample);
                 }
             }
             runs.push(run);
         }
-        results.push(FlowRun { flow, clients: runs });
+        results.push(FlowRun {
+            flow,
+            clients: runs,
+        });
     }
-    let tables = report::render(&results);
+    // One first login per client against the testbed's unmodified default (see
+    // `flows::base_config`), reported as a compatibility note.
+    let mut probes = Vec::new();
+    for (label, _, client) in &clients {
+        if let Ok(client) = client {
+            let sample = measure(
+                client,
+                Flow::FirstLogin,
+                strict_probe_config(),
+                Duration::ZERO,
+            );
+            eprintln!(
+                "(strict probe) {label}: {}",
+                if sample.outcome.is_ok() {
+                    "ok"
+                } else {
+                    "failed"
+                }
+            );
+            probes.push(Probe {
+                label: label.clone(),
+                outcome: sample.outcome.map(drop),
+                violations: sample.violations,
+            });
+        }
+    }
+    let tables = report::render(&results, &probes, args.delay_ms);
     println!("{tables}");
     if let Some(path) = &args.markdown {
-        let doc = report::document(&machine(&args, &root), &args_line(&args), args.delay_ms, &tables);
+        let doc = report::document(
+            &machine::describe(&args.node, args.delay_ms, args.runs, &root),
+            &args_line(),
+            args.delay_ms,
+            &tables,
+        );
         if let Err(e) = std::fs::write(path, doc) {
             eprintln!("flow-bench: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
@@ -335,20 +322,11 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The command line that reproduces this run.
-fn args_line(args: &Args) -> String {
-    let peers: Vec<&str> = args
-        .peers
-        .iter()
-        .map(|p| match p {
-            Peer::Ts => "ts",
-            Peer::Rmcp => "rmcp",
-        })
-        .collect();
+/// The command line of this run, as given.
+fn args_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     format!(
-        "cargo run --release -p mcp-oauth-tests --bin flow-bench -- --delay-ms {} --runs {} --peers {}",
-        args.delay_ms,
-        args.runs,
-        if peers.is_empty() { "none".into() } else { peers.join(",") }
+        "cargo run --release -p mcp-oauth-tests --bin flow-bench -- {}",
+        args.join(" ")
     )
 }

@@ -8,11 +8,31 @@ use mcp_oauth_tests::testbed::{ExpectedScope, LoggedRequest, RequestKind, Testbe
 
 /// Access token lifetime in flow (c): the token really expires on every client's own clock
 /// while the harness waits [`REFRESH_WAIT`] after the login, so no client's stored format has to
-/// be edited to fake an expiry.
-pub const SHORT_TOKEN_LIFETIME: u64 = 2;
+/// be edited to fake an expiry. Long enough that the token a refresh brings stays outside every
+/// client's refresh margin for the rest of the flow (ours: half the lifetime for short tokens;
+/// rmcp: the same), so the flow shows one refresh, not an artifact of second boundaries.
+pub const SHORT_TOKEN_LIFETIME: u64 = 4;
 /// Wait after the setup login of flow (c): past the lifetime of any token issued during it,
-/// with a second of slack for the testbed's whole-second clock.
-pub const REFRESH_WAIT: Duration = Duration::from_millis(3_200);
+/// with slack for the testbed's whole-second clock.
+pub const REFRESH_WAIT: Duration = Duration::from_millis(SHORT_TOKEN_LIFETIME * 1000 + 1200);
+
+/// The testbed every flow runs against: the strict default (PRM named in the 401 challenge,
+/// RFC 8414 metadata, DCR, PKCE S256, `iss`, rotating refresh tokens, both wires) except that
+/// registration gives no `client_secret` to a client registered with auth method `none`, as
+/// most authorization servers do. The default's secret (the conformance suite's habit) is a trap
+/// rmcp falls into (it then authenticates with it, and the strict testbed answers
+/// `invalid_client`); [`strict_probe_config`] keeps it for a separate compatibility check.
+pub fn base_config() -> TestbedConfig {
+    TestbedConfig {
+        dcr_returns_secret: false,
+        ..TestbedConfig::default()
+    }
+}
+
+/// The testbed's unmodified default, for the one-run compatibility probe.
+pub fn strict_probe_config() -> TestbedConfig {
+    TestbedConfig::default()
+}
 
 /// One benchmarked flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +47,9 @@ pub enum Flow {
     Revoked,
     /// (e) Mid-session `tools/call` needing a scope the token lacks: 403 `insufficient_scope`.
     StepUp,
+    /// (e2) The same step-up in a process restarted from the stored session (what a restart
+    /// keeps of discovery shows here).
+    StepUpAfterRestart,
     /// (f) Mid-session, the access token expires server-side, then N `tools/list` at once.
     Concurrent(usize),
 }
@@ -91,7 +114,16 @@ impl Flow {
             Flow::Refresh => "c",
             Flow::Revoked => "d",
             Flow::StepUp => "e",
+            Flow::StepUpAfterRestart => "e2",
             Flow::Concurrent(_) => "f",
+        }
+    }
+
+    /// The letter, with N for the concurrent flow (`f N=10`), for notes and progress lines.
+    pub fn tag(self) -> String {
+        match self {
+            Flow::Concurrent(n) => format!("f N={n}"),
+            other => other.letter().to_string(),
         }
     }
 
@@ -103,6 +135,9 @@ impl Flow {
             Flow::Refresh => "restart with an expired access token, valid refresh token".into(),
             Flow::Revoked => "401 on a revoked access token, recovery".into(),
             Flow::StepUp => "step-up on 403 insufficient_scope".into(),
+            Flow::StepUpAfterRestart => {
+                "step-up on 403 insufficient_scope, in a restarted process".into()
+            }
             Flow::Concurrent(n) => format!("{n} concurrent tools/list with an expired token"),
         }
     }
@@ -113,14 +148,19 @@ impl Flow {
             Flow::FirstLogin => "login".into(),
             Flow::Restart | Flow::Refresh => "list".into(),
             Flow::Revoked => "revoked".into(),
-            Flow::StepUp => "stepup".into(),
+            Flow::StepUp | Flow::StepUpAfterRestart => "stepup".into(),
             Flow::Concurrent(n) => format!("concurrent-{n}"),
         }
     }
 
-    /// Whether a (unmeasured) login with the same client and state directory comes first.
+    /// Whether an (unmeasured) login by the same client, in its own process, fills the state
+    /// directory first: the restart flows. The paused flows log in inside the measured process
+    /// before their warm-up, so what they measure happens mid-session.
     pub fn needs_login(self) -> bool {
-        self != Flow::FirstLogin
+        matches!(
+            self,
+            Flow::Restart | Flow::Refresh | Flow::StepUpAfterRestart
+        )
     }
 
     /// What happens at the client's `READY`.
@@ -128,27 +168,32 @@ impl Flow {
         match self {
             Flow::FirstLogin | Flow::Restart | Flow::Refresh => Pause::None,
             Flow::Revoked => Pause::Revoke,
-            Flow::StepUp => Pause::Go,
+            Flow::StepUp | Flow::StepUpAfterRestart => Pause::Go,
             Flow::Concurrent(_) => Pause::Expire,
         }
     }
 
-    /// The testbed: the strict default (DCR, S256, `iss`, rotating refresh tokens, both wires),
-    /// with short-lived tokens for (c) and a `tools/call` needing `mcp:write` for (e).
+    /// The testbed: [`base_config`], with short-lived tokens for (c) and a `tools/call` needing
+    /// `mcp:write` for (e).
     pub fn config(self) -> TestbedConfig {
+        let base = base_config();
         match self {
             Flow::Refresh => TestbedConfig {
                 access_token_lifetime: SHORT_TOKEN_LIFETIME,
-                ..TestbedConfig::default()
+                ..base
             },
-            Flow::StepUp => TestbedConfig {
+            // PRM lists no scopes: the client starts from the challenge's `mcp:basic` (SC3). With
+            // `mcp:write` in PRM, rmcp asks for the union of challenge and PRM scopes up front
+            // and never steps up, so the flow would not be exercised.
+            Flow::StepUp | Flow::StepUpAfterRestart => TestbedConfig {
+                prm_scopes_supported: None,
                 challenge_scope: Some("mcp:basic".into()),
                 call_scopes: vec!["mcp:write".into()],
                 expected_first_scope: Some(ExpectedScope::Contains(vec!["mcp:basic".into()])),
                 expected_reauth_scope: Some(vec!["mcp:basic".into(), "mcp:write".into()]),
-                ..TestbedConfig::default()
+                ..base
             },
-            _ => TestbedConfig::default(),
+            _ => base,
         }
     }
 
@@ -182,7 +227,7 @@ impl Flow {
                 refresh: 1,
                 ..f
             },
-            Flow::StepUp => Floor {
+            Flow::StepUp | Flow::StepUpAfterRestart => Floor {
                 mcp: 2,
                 authorize: 1,
                 token: 1,
@@ -195,6 +240,17 @@ impl Flow {
                 ..f
             },
         }
+    }
+
+    /// The least wall time at `delay` per request: the floor's requests one after another, or
+    /// for the concurrent flow the chain 401, refresh, retry.
+    pub fn time_floor_ms(self, delay_ms: u64) -> u64 {
+        let f = self.floor();
+        let chain = match self {
+            Flow::Concurrent(_) => 3,
+            _ => f.mcp + f.oauth(),
+        };
+        chain as u64 * delay_ms
     }
 
     /// The harness's action at `READY`, under the testbed lock.

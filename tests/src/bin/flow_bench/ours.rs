@@ -249,8 +249,12 @@ fn converse(
                 errors: errors.into_iter().take(3).collect(),
             })
         }
-        Flow::StepUp => {
-            let req = mcp.request(url, "tools/call", json!({ "name": TEST_TOOL, "arguments": {} }));
+        Flow::StepUp | Flow::StepUpAfterRestart => {
+            let req = mcp.request(
+                url,
+                "tools/call",
+                json!({ "name": TEST_TOOL, "arguments": {} }),
+            );
             call(sender, &mut mcp, "tools/call", req)?;
             Ok(Outcome {
                 elapsed_ms: ms(start),

@@ -43,7 +43,9 @@ impl Peer {
             Peer::Ts => {
                 let dir = root.join("bench/ts-client");
                 if !dir.join("node_modules/@modelcontextprotocol/sdk").is_dir() {
-                    return Err("not installed (npm ci in bench/ts-client; scripts/bench.sh)".into());
+                    return Err(
+                        "not installed (npm ci in bench/ts-client; scripts/bench.sh)".into(),
+                    );
                 }
                 Ok(PeerCommand {
                     program: PathBuf::from(node),
@@ -116,7 +118,10 @@ pub fn run(
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) if line.trim() == "READY" => {
                 on_ready();
-                let go = child.stdin.as_mut().map(|s| s.write_all(b"go\n").and(s.flush()));
+                let go = child
+                    .stdin
+                    .as_mut()
+                    .map(|s| s.write_all(b"go\n").and(s.flush()));
                 if !matches!(go, Some(Ok(()))) {
                     break;
                 }
@@ -159,7 +164,12 @@ pub fn run(
     let errors = report
         .get("errors")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(|e| tail(e, 200)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|e| tail(e, 200))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Outcome {
         elapsed_ms,

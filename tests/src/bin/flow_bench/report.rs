@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::flows::{Counts, Flow, Outcome};
+use super::checks;
+use super::flows::{Counts, Flow, Outcome, REFRESH_WAIT, SHORT_TOKEN_LIFETIME};
 use super::ours::Adapter;
 
 /// One measured run of one client on one flow.
@@ -15,6 +16,17 @@ pub struct Sample {
     /// The measured phase's requests (setup excluded).
     pub counts: Counts,
     /// Testbed violation ids recorded during the run (setup included).
+    pub violations: Vec<String>,
+}
+
+/// One first login against the testbed's unmodified default configuration.
+#[derive(Debug)]
+pub struct Probe {
+    /// Row label.
+    pub label: String,
+    /// Success, or why not.
+    pub outcome: Result<(), String>,
+    /// Testbed violation ids.
     pub violations: Vec<String>,
 }
 
@@ -58,11 +70,13 @@ impl ClientRun {
         }
         t.sort_by(f64::total_cmp);
         let mid = t.len() / 2;
-        Some(match (t.get(mid), mid.checked_sub(1).and_then(|i| t.get(i))) {
-            (Some(a), Some(b)) if t.len() % 2 == 0 => (a + b) / 2.0,
-            (Some(a), _) => *a,
-            _ => 0.0,
-        })
+        Some(
+            match (t.get(mid), mid.checked_sub(1).and_then(|i| t.get(i))) {
+                (Some(a), Some(b)) if t.len().is_multiple_of(2) => (a + b) / 2.0,
+                (Some(a), _) => *a,
+                _ => 0.0,
+            },
+        )
     }
 
     fn first_error(&self) -> Option<String> {
@@ -88,7 +102,10 @@ impl ClientRun {
         let mut t = self.times();
         t.sort_by(f64::total_cmp);
         let (Some(med), Some(lo), Some(hi)) = (self.median(), t.first(), t.last()) else {
-            return format!("n/a ({})", short(&self.first_error().unwrap_or_default(), 120));
+            return format!(
+                "n/a ({})",
+                short(&self.first_error().unwrap_or_default(), 120)
+            );
         };
         let failed = self.samples.len() - t.len();
         let mut cell = format!("{med:.0} ({lo:.0}–{hi:.0})");
@@ -99,8 +116,28 @@ impl ClientRun {
     }
 }
 
-fn short(text: &str, max: usize) -> String {
-    let one: String = text.replace('|', "\\|").replace('\n', " ");
+/// `127.0.0.1:<port>` as `127.0.0.1:PORT`: every run has its own ports, and messages that differ
+/// only there are one message.
+fn without_ports(text: &str) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(HOST) {
+        let (before, after) = rest.split_at(at + HOST.len());
+        out.push_str(before);
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str("PORT");
+        }
+        rest = after.get(digits..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One line for a table cell or a note: pipes escaped, ports normalized, at most `max` chars.
+pub(super) fn short(text: &str, max: usize) -> String {
+    let one: String = without_ports(text).replace('|', "\\|").replace('\n', " ");
     if one.chars().count() <= max {
         return one;
     }
@@ -127,7 +164,7 @@ fn ratio_cell(flow: &FlowRun, row: &ClientRun) -> String {
     format!("{} / {}", ours(Adapter::Tokio), ours(Adapter::Blocking))
 }
 
-fn flow_table(out: &mut String, run: &FlowRun) {
+fn flow_table(out: &mut String, run: &FlowRun, delay_ms: u64) {
     let f = run.flow.floor();
     let _ = writeln!(out, "### ({}) {}\n", run.flow.letter(), run.flow.title());
     out.push_str(
@@ -137,7 +174,7 @@ fn flow_table(out: &mut String, run: &FlowRun) {
     );
     let _ = writeln!(
         out,
-        "| **floor** | {} | {} | {} | {} | {} | {} ({}) | **{}** | | |",
+        "| **floor** | {} | {} | {} | {} | {} | {} ({}) | **{}** | ≥ {} | |",
         f.mcp,
         f.prm,
         f.asm,
@@ -145,7 +182,8 @@ fn flow_table(out: &mut String, run: &FlowRun) {
         f.authorize,
         f.token,
         f.refresh,
-        f.oauth()
+        f.oauth(),
+        run.flow.time_floor_ms(delay_ms)
     );
     for c in &run.clients {
         if c.skipped.is_some() {
@@ -173,7 +211,7 @@ fn flow_table(out: &mut String, run: &FlowRun) {
     out.push('\n');
 }
 
-fn concurrency_table(out: &mut String, runs: &[&FlowRun]) {
+fn concurrency_table(out: &mut String, runs: &[&FlowRun], delay_ms: u64) {
     if runs.is_empty() {
         return;
     }
@@ -190,8 +228,10 @@ fn concurrency_table(out: &mut String, runs: &[&FlowRun]) {
         let f = run.flow.floor();
         let _ = writeln!(
             out,
-            "| {n} | **floor** | {} | 0 | 0 | {} ({n}) | 0 | | |",
-            f.refresh, f.mcp
+            "| {n} | **floor** | {} | 0 | 0 | {} ({n}) | 0 | ≥ {} | |",
+            f.refresh,
+            f.mcp,
+            run.flow.time_floor_ms(delay_ms)
         );
         for c in &run.clients {
             if c.skipped.is_some() {
@@ -216,135 +256,96 @@ fn concurrency_table(out: &mut String, runs: &[&FlowRun]) {
     out.push('\n');
 }
 
-/// Failures and violations, per flow and client.
-fn notes(out: &mut String, flows: &[FlowRun]) {
-    let mut lines = Vec::new();
-    for run in flows {
-        for c in &run.clients {
-            let errors: BTreeSet<String> = c
-                .samples
-                .iter()
-                .flat_map(|s| match &s.outcome {
-                    Err(e) => vec![e.clone()],
-                    Ok(o) => o.errors.clone(),
-                })
-                .map(|e| short(&e, 300))
-                .collect();
-            for e in errors {
-                lines.push(format!("- ({}) {}: {e}", run.flow.letter(), c.label));
-            }
-            let violations: BTreeSet<&str> = c
-                .samples
-                .iter()
-                .flat_map(|s| s.violations.iter())
-                .map(|v| v.split(':').next().unwrap_or(v))
-                .collect();
-            if !violations.is_empty() {
-                let ids: Vec<&str> = violations.into_iter().collect();
-                lines.push(format!(
-                    "- ({}) {}: testbed violations: {}",
-                    run.flow.letter(),
-                    c.label,
-                    ids.join(", ")
-                ));
-            }
-        }
-    }
-    out.push_str("### Failures and testbed violations\n\n");
-    if lines.is_empty() {
-        out.push_str("None.\n\n");
-    } else {
-        out.push_str(&lines.join("\n"));
-        out.push_str("\n\n");
-    }
-}
-
-fn mark(ok: bool) -> &'static str {
-    if ok {
-        "✅"
-    } else {
-        "❌"
-    }
-}
-
-/// The issue's targets, checked on the data.
-fn targets(out: &mut String, flows: &[FlowRun]) {
-    out.push_str("### Targets\n\n");
-    for run in flows {
-        for c in run.clients.iter().filter(|c| c.ours.is_some()) {
-            let floor = run.flow.floor();
-            let all_ok = !c.samples.is_empty()
-                && c.samples.iter().all(|s| {
-                    floor.holds(&s.counts) && s.outcome.as_ref().is_ok_and(|o| o.failed == 0)
-                });
-            let _ = writeln!(
-                out,
-                "- {} ({}) {}: at or below the floor in every run (and every call succeeded)",
-                mark(all_ok),
-                run.flow.letter(),
-                c.label
-            );
-        }
-        let tokio = run
-            .clients
-            .iter()
-            .find(|c| c.ours == Some(Adapter::Tokio))
-            .and_then(ClientRun::median);
-        for peer in run.clients.iter().filter(|c| c.ours.is_none()) {
-            let line = match (tokio, peer.median()) {
-                (Some(o), Some(p)) => format!(
-                    "{} ({}) faster than {}: tokio {o:.0} ms vs {p:.0} ms",
-                    mark(o < p),
-                    run.flow.letter(),
-                    peer.label
-                ),
-                _ => format!(
-                    "({}) {}: no comparison (the peer did not complete the flow)",
-                    run.flow.letter(),
-                    peer.label
-                ),
-            };
-            let _ = writeln!(out, "- {line}");
-        }
-    }
-    let single: Vec<String> = flows
+/// Peers run as processes: their own flow time excludes process start and module loading;
+/// this shows what a restart costs end to end.
+fn process_table(out: &mut String, flows: &[FlowRun]) {
+    let rows: Vec<String> = flows
         .iter()
-        .filter_map(|r| match r.flow {
-            Flow::Concurrent(n) => Some((n, r)),
-            _ => None,
-        })
-        .flat_map(|(n, r)| {
-            r.clients.iter().filter(|c| c.ours.is_some()).map(move |c| {
-                let one = !c.samples.is_empty()
-                    && c.samples
-                        .iter()
-                        .all(|s| s.counts.refresh == 1 && s.counts.authorize == 0);
-                format!("{} N={n} {}", mark(one), c.label)
+        .filter(|r| matches!(r.flow, Flow::FirstLogin | Flow::Restart | Flow::Refresh))
+        .flat_map(|r| {
+            r.clients.iter().filter_map(move |c| {
+                let mut t: Vec<f64> = c
+                    .samples
+                    .iter()
+                    .filter_map(|s| s.outcome.as_ref().ok()?.process_ms)
+                    .collect();
+                t.sort_by(f64::total_cmp);
+                let med = t.get(t.len() / 2)?;
+                let flow_ms = c.median().map_or("—".into(), |m| format!("{m:.0}"));
+                Some(format!(
+                    "| ({}) | {} | {flow_ms} | {med:.0} |",
+                    r.flow.letter(),
+                    c.label
+                ))
             })
         })
         .collect();
-    if !single.is_empty() {
-        let _ = writeln!(
-            out,
-            "- exactly one refresh request (and no authorization) at every N: {}",
-            single.join(", ")
-        );
+    if rows.is_empty() {
+        return;
     }
-    out.push('\n');
+    out.push_str(
+        "### Process start, for the subprocess peers\n\n\
+         Their times above are measured inside the process; a host that starts a process per \
+         session also pays the start-up (median, ms):\n\n\
+         | flow | client | flow time | process spawn to exit |\n|---|---|---|---|\n",
+    );
+    out.push_str(&rows.join("\n"));
+    out.push_str("\n\n");
 }
 
 /// The results as Markdown (tables, targets, notes).
-pub fn render(flows: &[FlowRun]) -> String {
+pub fn render(flows: &[FlowRun], probes: &[Probe], delay_ms: u64) -> String {
     let mut out = String::new();
     let concurrent: Vec<&FlowRun> = flows
         .iter()
         .filter(|r| matches!(r.flow, Flow::Concurrent(_)))
         .collect();
-    for run in flows.iter().filter(|r| !matches!(r.flow, Flow::Concurrent(_))) {
-        flow_table(&mut out, run);
+    for run in flows
+        .iter()
+        .filter(|r| !matches!(r.flow, Flow::Concurrent(_)))
+    {
+        flow_table(&mut out, run, delay_ms);
     }
-    concurrency_table(&mut out, &concurrent);
-    targets(&mut out, flows);
-    notes(&mut out, flows);
+    concurrency_table(&mut out, &concurrent, delay_ms);
+    process_table(&mut out, flows);
+    checks::targets(&mut out, flows);
+    checks::notes(&mut out, flows);
+    checks::probe_notes(&mut out, probes);
+    out
+}
+
+/// The method note (Markdown; `{delay_ms}`, `{token_lifetime}` and `{refresh_wait}` filled in).
+const METHOD: &str = include_str!("method.md");
+
+/// The whole BENCHMARKS.md: how it was made, the machine, the method, the results.
+pub fn document(
+    machine: &[(String, String)],
+    command: &str,
+    delay_ms: u64,
+    tables: &str,
+) -> String {
+    let mut out = String::from("# Benchmarks: MCP OAuth client flows\n\n");
+    let _ = writeln!(
+        out,
+        "Written by the flow benchmark (`scripts/bench.sh`; bench/README.md), run as\n\n\
+         ```\n{command}\n```\n\n\
+         Regenerate it rather than editing it. The request counts are exact and do not depend \
+         on the machine; the times are from the machine below.\n"
+    );
+    out.push_str("## Machine\n\n| | |\n|---|---|\n");
+    for (k, v) in machine {
+        let _ = writeln!(out, "| {k} | {} |", short(v, 200));
+    }
+    out.push_str("\n## Method\n\n");
+    let method = METHOD
+        .replace("{delay_ms}", &delay_ms.to_string())
+        .replace("{token_lifetime}", &SHORT_TOKEN_LIFETIME.to_string())
+        .replace(
+            "{refresh_wait}",
+            &format!("{:.1}", REFRESH_WAIT.as_secs_f64()),
+        );
+    out.push_str(&method);
+    out.push_str("\n## Results\n\n");
+    out.push_str(tables);
     out
 }
