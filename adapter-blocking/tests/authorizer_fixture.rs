@@ -61,6 +61,7 @@ pub fn session_with(token_endpoint: &str, access: &str, expires_at: Option<u64>)
             dpop_key: None,
         }),
         scopes: vec!["mcp".to_owned()],
+        discovery: None,
     }
 }
 

@@ -41,6 +41,7 @@ pub fn session_with_token(server: &str, token: &str) -> Session {
             dpop_key: None,
         }),
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
+        discovery: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn session(expires_at: u64) -> Session {
             dpop_key: None,
         }),
         scopes: vec![],
+        discovery: None,
     }
 }
 

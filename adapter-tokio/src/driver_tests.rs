@@ -130,6 +130,7 @@ fn usable_header_never_starts_a_refresh() {
             dpop_key: None,
         }),
         scopes: vec![],
+        discovery: None,
     };
     let now = Now::new(std::time::Duration::ZERO, 2_000);
     m.handle_input(now, Input::SessionLoaded(Some(expired)));

@@ -145,6 +145,50 @@ impl TokenSet {
     }
 }
 
+/// Discovery results kept with the session, so a restarted client can step up or log in again
+/// without fetching the protected resource and authorization server metadata again (both are
+/// cacheable documents, RFC 9728 §3, RFC 8414 §3). Only what the machine uses is kept; a new
+/// challenge naming other metadata, or a PRM naming another issuer, still triggers discovery.
+/// Keys are short: the whole session should fit a Windows credential (2560 bytes) even with a
+/// large JWT access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryCache {
+    /// The PRM URL the metadata came from (compared with a challenge's `resource_metadata`).
+    #[serde(rename = "prm")]
+    pub metadata_url: String,
+    /// `authorization_endpoint`.
+    #[serde(rename = "authz")]
+    pub authorization_endpoint: String,
+    /// `registration_endpoint`.
+    #[serde(rename = "reg", default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    /// PRM `scopes_supported`.
+    #[serde(rename = "scopes", default, skip_serializing_if = "Option::is_none")]
+    pub prm_scopes: Option<Vec<String>>,
+    /// The AS lists `offline_access` in `scopes_supported` (SD-idx L308).
+    #[serde(
+        rename = "offline",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub offline_access: bool,
+    /// `token_endpoint_auth_methods_supported`.
+    #[serde(rename = "auth", default, skip_serializing_if = "Option::is_none")]
+    pub auth_methods: Option<Vec<String>>,
+    /// `grant_types_supported`.
+    #[serde(rename = "grants", default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// `dpop_signing_alg_values_supported`.
+    #[serde(rename = "dpop", default, skip_serializing_if = "Option::is_none")]
+    pub dpop_algs: Option<Vec<String>>,
+    /// `authorization_response_iss_parameter_supported`.
+    #[serde(rename = "iss", default, skip_serializing_if = "std::ops::Not::not")]
+    pub iss_supported: bool,
+    /// `client_id_metadata_document_supported`.
+    #[serde(rename = "cimd", default, skip_serializing_if = "std::ops::Not::not")]
+    pub cimd_supported: bool,
+}
+
 /// Everything persisted for one MCP server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
@@ -170,6 +214,9 @@ pub struct Session {
     /// Scopes granted (or requested, when the AS did not say), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// Discovery results for a restart without metadata fetches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryCache>,
 }
 
 /// Why a stored session could not be read.

@@ -59,6 +59,19 @@ fn typical(access_token: &str) -> Session {
             "mcp:write".into(),
             "offline_access".into(),
         ],
+        // What a real login persists for restarts without discovery.
+        discovery: Some(mcp_oauth_core::session::DiscoveryCache {
+            metadata_url: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp".into(),
+            authorization_endpoint: "https://auth.example.com/oauth2/authorize".into(),
+            registration_endpoint: Some("https://auth.example.com/oauth2/register".into()),
+            prm_scopes: Some(vec!["mcp:read".into(), "mcp:write".into()]),
+            offline_access: true,
+            auth_methods: Some(vec!["none".into(), "client_secret_basic".into()]),
+            grant_types: Some(vec!["authorization_code".into(), "refresh_token".into()]),
+            dpop_algs: None,
+            iss_supported: true,
+            cimd_supported: false,
+        }),
     }
 }
 
@@ -116,6 +129,7 @@ fn optional_members_are_omitted_and_read_back_as_absent() {
     s.client.client_secret = None;
     s.client.secret_expires_at = None;
     s.client.redirect_uri = None;
+    s.discovery = None;
     let json = s.to_json();
     for absent in [
         "resource",
@@ -125,6 +139,7 @@ fn optional_members_are_omitted_and_read_back_as_absent() {
         "client_secret",
         "secret_expires_at",
         "redirect_uri",
+        "discovery",
     ] {
         let key = format!("\"{absent}\":");
         assert!(!json.contains(&key), "{absent} serialised: {json}");

@@ -359,3 +359,46 @@ fn non_interactive_reports_login_required() {
     assert_eq!(sim.oauth_round_trips(), 0);
     assert!(sim.fetches.iter().all(|s| *s != Step::TokenExchange));
 }
+
+#[test]
+fn step_up_after_a_restart_needs_no_discovery() {
+    use mcp_oauth_tests::testbed::{TestbedConfig, ADMIN_TOOL};
+    let config = TestbedConfig {
+        prm_scopes_supported: Some(vec!["mcp:basic".into()]),
+        ..TestbedConfig::default()
+    };
+    let mut sim = Sim::new(config, |_| {});
+    sim.call("tools/list", json!({})).expect("login");
+    assert!(
+        sim.store.as_ref().is_some_and(|s| s.discovery.is_some()),
+        "discovery persisted"
+    );
+
+    sim.testbed.clear_log();
+    sim.restart(|_| {});
+    sim.call("tools/call", json!({"name": ADMIN_TOOL, "arguments": {}}))
+        .expect("step-up");
+    // The stored discovery and DCR client are reused: only the browser step and the code
+    // exchange go over the wire.
+    assert_eq!(oauth_kinds(&sim), vec![Az, Tok]);
+    let last = sim
+        .testbed
+        .authorize_requests()
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let scope = last
+        .iter()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        scope.as_deref(),
+        Some("mcp:basic mcp:write"),
+        "union of scopes"
+    );
+    assert!(
+        sim.testbed.violations().is_empty(),
+        "{:?}",
+        sim.testbed.violations()
+    );
+}

@@ -246,6 +246,7 @@ pub fn session(access: &str, refresh: Option<&str>, expires_at: Option<u64>) -> 
             dpop_key: None,
         }),
         scopes: vec![],
+        discovery: None,
     }
 }
 

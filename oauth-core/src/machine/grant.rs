@@ -337,6 +337,7 @@ impl Machine {
             client,
             tokens: Some(tokens),
             scopes: granted,
+            discovery: None,
         };
         self.install_session(session);
     }

@@ -284,13 +284,17 @@ impl Machine {
                 ..response.into_token_set(now.wall, None)
             }),
             scopes: granted,
+            discovery: None,
         };
         self.install_session(session);
     }
 
     /// Persist first, then announce: a token is never used before it is stored.
-    pub(super) fn install_session(&mut self, session: Session) {
+    pub(super) fn install_session(&mut self, mut session: Session) {
         self.tokens_obtained_at = session.tokens.as_ref().map(|_| self.now.wall);
+        if let Some(cache) = self.discovery_cache(&session.issuer) {
+            session.discovery = Some(cache);
+        }
         self.emit(Output::StoreSession(session.clone()));
         self.session = Some(session);
         self.state = State::Idle;

@@ -484,6 +484,74 @@ impl Machine {
         }
     }
 
+    /// The cached discovery results for `issuer`, in the persisted form.
+    fn discovery_cache(&self, issuer: &str) -> Option<crate::session::DiscoveryCache> {
+        let (prm, meta, url) = (
+            self.cached_prm.as_ref()?,
+            self.cached_meta.as_ref()?,
+            self.cached_prm_url.as_ref()?,
+        );
+        if meta.issuer != issuer || prm.authorization_servers.first() != Some(&meta.issuer) {
+            return None;
+        }
+        Some(crate::session::DiscoveryCache {
+            metadata_url: url.clone(),
+            authorization_endpoint: meta.authorization_endpoint.clone()?,
+            registration_endpoint: meta.registration_endpoint.clone(),
+            prm_scopes: prm.scopes_supported.clone(),
+            offline_access: meta.lists_scope(crate::scope::OFFLINE_ACCESS),
+            auth_methods: meta.token_endpoint_auth_methods_supported.clone(),
+            grant_types: meta.grant_types_supported.clone(),
+            dpop_algs: meta.dpop_signing_alg_values_supported.clone(),
+            iss_supported: meta.authorization_response_iss_parameter_supported,
+            cimd_supported: meta.client_id_metadata_document_supported,
+        })
+    }
+
+    /// Rebuilds the in-memory discovery cache from a stored session (restart without fetches).
+    /// The metadata passed every check when it was first fetched (issuer identity, S256, URL
+    /// policy); the URL policy is applied again here since the store is outside the core.
+    fn restore_discovery(&mut self, s: &Session) {
+        let Some(d) = &s.discovery else {
+            return;
+        };
+        let urls = [Some(&d.authorization_endpoint), Some(&s.token_endpoint)];
+        if urls
+            .into_iter()
+            .flatten()
+            .any(|u| self.config.url_policy.check(u).is_err())
+        {
+            return;
+        }
+        self.cached_prm = Some(ProtectedResourceMetadata {
+            resource: s.resource.clone().unwrap_or_else(|| self.server.clone()),
+            authorization_servers: vec![s.issuer.clone()],
+            scopes_supported: d.prm_scopes.clone(),
+            resource_name: None,
+            bearer_methods_supported: None,
+            dpop_bound_access_tokens_required: false,
+            dpop_signing_alg_values_supported: None,
+        });
+        self.cached_meta = Some(AuthorizationServerMetadata {
+            issuer: s.issuer.clone(),
+            authorization_endpoint: Some(d.authorization_endpoint.clone()),
+            token_endpoint: Some(s.token_endpoint.clone()),
+            registration_endpoint: d.registration_endpoint.clone(),
+            revocation_endpoint: s.revocation_endpoint.clone(),
+            scopes_supported: d
+                .offline_access
+                .then(|| vec![crate::scope::OFFLINE_ACCESS.to_string()]),
+            response_types_supported: Some(vec!["code".into()]),
+            grant_types_supported: d.grant_types.clone(),
+            code_challenge_methods_supported: Some(vec!["S256".into()]),
+            token_endpoint_auth_methods_supported: d.auth_methods.clone(),
+            client_id_metadata_document_supported: d.cimd_supported,
+            authorization_response_iss_parameter_supported: d.iss_supported,
+            dpop_signing_alg_values_supported: d.dpop_algs.clone(),
+        });
+        self.cached_prm_url = Some(d.metadata_url.clone());
+    }
+
     /// Asks the adapter for a loopback listener (tracked so every path closes it again).
     fn listen(&mut self, flow: Flow) {
         let preferred_port = self

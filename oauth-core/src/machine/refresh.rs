@@ -21,6 +21,9 @@ impl Machine {
                     let authorized = s.tokens.is_some();
                     let host = host_of(&s.issuer);
                     self.tokens_obtained_at = None;
+                    if self.cached_meta.is_none() {
+                        self.restore_discovery(&s);
+                    }
                     self.session = Some(s);
                     self.set_status(if authorized {
                         AuthStatus::Authorized

@@ -678,5 +678,6 @@ pub fn canned_session(expires_at: Option<u64>, refresh_token: Option<&str>) -> S
             dpop_key: None,
         }),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
+        discovery: None,
     }
 }
