@@ -40,7 +40,7 @@ pub fn authorization_url(p: &AuthorizationParams) -> String {
         .split('#')
         .next()
         .unwrap_or_default();
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("response_type", "code");
     query.append_pair("client_id", p.client_id);
     query.append_pair("redirect_uri", p.redirect_uri);

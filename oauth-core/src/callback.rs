@@ -58,7 +58,7 @@ pub fn parse_callback(input: &str) -> Result<CallbackParams, Error> {
         None => input,
     };
     let mut p = CallbackParams::default();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let slot = match name.as_ref() {
             "code" => {
                 if p.code.is_some() {

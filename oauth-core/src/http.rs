@@ -93,7 +93,7 @@ impl HttpRequest {
 
     /// A `POST` of an `application/x-www-form-urlencoded` body built from `pairs`.
     pub fn post_form(url: impl Into<String>, pairs: &[(&str, &str)]) -> Self {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
             ser.append_pair(k, v);
         }
@@ -131,7 +131,7 @@ impl HttpRequest {
 
     /// The body decoded as form pairs (for tests and testbed servers).
     pub fn form_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
+        form_urlencoded::parse(&self.body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }

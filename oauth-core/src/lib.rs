@@ -45,6 +45,7 @@ pub mod server_metadata;
 pub mod session;
 pub mod time;
 pub mod token;
+pub mod uri;
 pub mod url_policy;
 
 pub use config::{

@@ -222,15 +222,13 @@ pub fn response(route: &Route) -> Vec<u8> {
 }
 
 /// The path the listener must serve for `redirect_uri` (e.g. `/callback` for
-/// `http://127.0.0.1:5555/callback`), as a browser will request it: parsed with the same WHATWG
-/// rules the browser applies to the redirect. `None` if `redirect_uri` is not an absolute
+/// `http://127.0.0.1:5555/callback`), as a browser will request it: the WHATWG path rules the
+/// browser applies to the redirect (`/` for an empty path, dot segments resolved, see
+/// [`crate::uri::Uri::request_path`]). `None` if `redirect_uri` is not an absolute
 /// `http`/`https` URL with a host.
 pub fn callback_path(redirect_uri: &str) -> Option<String> {
-    let url = url::Url::parse(redirect_uri).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return None;
-    }
-    Some(url.path().to_owned())
+    let url = crate::uri::parse(redirect_uri).ok()?;
+    url.is_http().then(|| url.request_path())
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ pub struct CimdParams<'a> {
 /// Checks a CIMD `client_id` URL (CIMD-00 §3, R4): `https`, a path other than `/`, no `.` or
 /// `..` segments (also percent-encoded, since RFC 3986 §6.2.2.2 treats `%2E` as `.`), no
 /// fragment, no userinfo. A query is allowed (a SHOULD NOT). The raw string is inspected, not a
-/// parsed `url::Url`, because parsing silently removes dot segments and adds a `/` path (DESIGN
+/// URL re-serialised by a parser, because parsing (WHATWG) silently removes dot segments and adds a `/` path (DESIGN
 /// §5). Whitespace, control, non-ASCII and `\` characters are refused for the same reason.
 pub fn validate_client_id_url(url: &str) -> Result<(), Error> {
     let refuse = |why: &str| {
@@ -235,8 +235,8 @@ pub fn validate_client_id_url(url: &str) -> Result<(), Error> {
     if path.split('/').any(dot) {
         return refuse("must not contain . or .. path segments");
     }
-    match ::url::Url::parse(url) {
-        Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(()),
+    match crate::uri::parse(url) {
+        Ok(u) if u.scheme().eq_ignore_ascii_case("https") => Ok(()),
         _ => refuse("is not a valid absolute URL with a host"),
     }
 }

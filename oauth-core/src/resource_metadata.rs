@@ -5,9 +5,10 @@
 //!
 //! **Identifiers stay raw strings** (DESIGN.md §5, conformance-suite.md §8 item 1): the PRM
 //! `resource` and every `authorization_servers` entry are kept exactly as the JSON said and are
-//! compared byte for byte. `url::Url` turns `http://localhost:P` into `http://localhost:P/`,
-//! which breaks `resource-parameter-matches-prm`, so here it is only used to *inspect* (origin
-//! and path checks); every string the machine sends or compares is built by splicing.
+//! compared byte for byte. A URL library would turn `http://localhost:P` into
+//! `http://localhost:P/`, which breaks `resource-parameter-matches-prm`, so [`crate::uri`] is
+//! only used to *inspect* (origin and path checks); every string the machine sends or compares is
+//! built by splicing.
 
 use serde_json::{Map, Value};
 
@@ -62,7 +63,9 @@ pub struct ProtectedResourceMetadata {
 /// Normalises the *configured* server URL (not remote identifiers): lowercase scheme and host,
 /// drop the fragment (never sent, RFC 9728 §1.2 forbids it in identifiers), and drop a lone
 /// `/` path so `http://localhost:3000/` and `http://localhost:3000` key the same session.
-/// Refuses non-http(s) URLs, URLs without a host, and credentials in the URL.
+/// Refuses non-http(s) URLs, URLs without a host, and credentials in the URL, plus what
+/// [`crate::uri::parse`] refuses (whitespace, `\`, percent-encoded or non-ASCII hosts: give an
+/// internationalised host in punycode).
 pub fn canonical_server_url(server_url: &str) -> Result<String, Error> {
     let shown = crate::http::redact_query(server_url);
     let bad = |why: &str| Error::Config(format!("server URL {shown:?}: {why}"));
@@ -76,9 +79,9 @@ pub fn canonical_server_url(server_url: &str) -> Result<String, Error> {
     if authority.contains('@') {
         return Err(bad("credentials in the URL are not allowed"));
     }
-    // Inspection only: the url crate must agree that this is a URL with a host.
-    let parsed = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-    if parsed.host_str().is_none_or(str::is_empty) || authority.is_empty() {
+    // Inspection only: the URL must split into a valid authority with a host.
+    crate::uri::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if authority.is_empty() {
         return Err(bad("no host"));
     }
     let authority = authority.to_ascii_lowercase();
@@ -202,27 +205,25 @@ pub fn validate_resource(
         expected: expected.clone(),
         found: sanitize_remote_text(&prm.resource),
     };
-    let (Ok(found), Ok(server)) = (url::Url::parse(&prm.resource), url::Url::parse(server_url))
-    else {
+    let (Ok(found), Ok(server)) = (
+        crate::uri::parse(&prm.resource),
+        crate::uri::parse(server_url),
+    ) else {
         return Err(mismatch());
     };
-    let well_formed = matches!(found.scheme(), "http" | "https")
-        && found.host_str().is_some_and(|h| !h.is_empty())
-        && found.fragment().is_none()
-        // The url crate silently strips whitespace and controls; the raw string is what gets
-        // sent as `resource`, so it must not carry any.
-        && !prm
-            .resource
-            .chars()
-            .any(|c| c == '#' || c.is_whitespace() || c.is_control());
-    if !well_formed || found.origin() != server.origin() {
+    // The splitter refuses whitespace and controls: the raw string is what gets sent as
+    // `resource`, so it must not carry any, nor a fragment (RFC 9728 §1.2).
+    let well_formed = found.is_http() && found.fragment().is_none();
+    if !well_formed || !found.same_origin(&server) {
         return Err(mismatch());
     }
     let ok = match mode {
         ResourceMatch::Strict => prm.resource == expected,
         ResourceMatch::SameOriginPrefix => {
-            let prm_path = found.path().trim_end_matches('/');
-            let server_path = server.path().trim_end_matches('/');
+            // Compared as a browser would request them (dot segments resolved), never sent.
+            let (prm_path, server_path) = (found.request_path(), server.request_path());
+            let prm_path = prm_path.trim_end_matches('/');
+            let server_path = server_path.trim_end_matches('/');
             server_path == prm_path
                 || server_path
                     .strip_prefix(prm_path)
@@ -322,13 +323,9 @@ fn resolve_header(header: &str, server_url: &str, server_origin: &str) -> Option
     };
     // Shape and character rules (no whitespace or controls) for both forms.
     split_url(&absolute)?;
-    let a = url::Url::parse(&absolute).ok()?;
-    let b = url::Url::parse(server_url).ok()?;
-    let same = matches!(a.scheme(), "http" | "https")
-        && a.scheme() == b.scheme()
-        && a.host() == b.host()
-        && a.port_or_known_default() == b.port_or_known_default();
-    same.then_some(absolute)
+    let a = crate::uri::parse(&absolute).ok()?;
+    let b = crate::uri::parse(server_url).ok()?;
+    (a.is_http() && a.same_origin(&b)).then_some(absolute)
 }
 
 #[cfg(test)]

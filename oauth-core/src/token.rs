@@ -108,7 +108,7 @@ pub(crate) fn authenticated_form<'a>(
 /// Appendix B): the encoding step keeps a `:` inside the id from splitting user and password.
 /// Form encoding maps space to `+`, `%` to `%25` and `:` to `%3A` (Appendix B's example).
 pub fn basic_authorization(client_id: &str, secret: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pair = format!("{}:{}", enc(client_id), enc(secret));
     format!("Basic {}", STANDARD.encode(pair.as_bytes()))
 }
@@ -305,7 +305,7 @@ pub(crate) fn response_document(
     });
     if is_form {
         let mut map = Map::new();
-        for (k, v) in url::form_urlencoded::parse(&resp.body) {
+        for (k, v) in form_urlencoded::parse(&resp.body) {
             if map
                 .insert(k.into_owned(), Value::String(v.into_owned()))
                 .is_some()

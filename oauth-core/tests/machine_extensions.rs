@@ -3,6 +3,9 @@
 //! proofs on token and resource requests, AS and RS nonces, and the DPoP key surviving a
 //! restart.
 
+// The signing paths (DPoP, private_key_jwt) exist only with the `extensions` feature.
+#![cfg(feature = "extensions")]
+
 mod scenario;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

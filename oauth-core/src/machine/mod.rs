@@ -611,10 +611,17 @@ impl std::fmt::Debug for Machine {
     }
 }
 
+/// The host for status display (lowercased, IPv6 in brackets); never used as an identifier.
 fn host_of(url: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.host_str().map(str::to_string)
+    Some(
+        crate::uri::parse(url)
+            .ok()?
+            .host_text()
+            .to_ascii_lowercase(),
+    )
 }
 
+/// The explicit non-default port of a redirect URI, to ask for the same loopback port again.
 fn port_of(url: &str) -> Option<u16> {
-    url::Url::parse(url).ok()?.port()
+    crate::uri::parse(url).ok()?.non_default_port()
 }
