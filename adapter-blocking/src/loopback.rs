@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mcp_oauth_core::loopback::{
-    head_progress, response, route, HeadProgress, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
+    head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
 };
 use mcp_oauth_core::StateToken;
 
@@ -249,14 +249,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
 
 fn route_head(head: &[u8], shared: &Shared) -> Route {
     let expected = shared.state.read().unwrap_or_else(PoisonError::into_inner);
-    match expected.as_ref() {
-        Some(token) => route(head, CALLBACK_PATH, token),
-        // No authorization request yet: classify the request, but never accept a callback.
-        None => match route(head, CALLBACK_PATH, &StateToken::new("")) {
-            Route::Callback { .. } => Route::WrongState,
-            other => other,
-        },
-    }
+    route_pending(head, CALLBACK_PATH, expected.as_ref())
 }
 
 enum Head {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_oauth_core::loopback::{
-    head_progress, response, route, HeadProgress, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
+    head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
 };
 use mcp_oauth_core::StateToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -183,15 +183,7 @@ async fn serve(
 }
 
 fn route_head(head: &[u8], path: &str, state: &watch::Receiver<Option<StateToken>>) -> Route {
-    let expected = state.borrow();
-    match expected.as_ref() {
-        Some(token) => route(head, path, token),
-        // No authorization request yet: classify the request, but never accept a callback.
-        None => match route(head, path, &StateToken::new("")) {
-            Route::Callback { .. } => Route::WrongState,
-            other => other,
-        },
-    }
+    route_pending(head, path, state.borrow().as_ref())
 }
 
 enum Head {

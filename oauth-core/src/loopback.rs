@@ -166,6 +166,23 @@ fn origin_form(target: &str) -> Option<&str> {
     }
 }
 
+/// [`route`] for a listener that may not know the expected `state` yet (it starts before the
+/// authorization request exists): requests are still classified, but no callback is accepted
+/// until the state is known.
+pub fn route_pending(
+    head: &[u8],
+    callback_path: &str,
+    expected_state: Option<&StateToken>,
+) -> Route {
+    match expected_state {
+        Some(token) => route(head, callback_path, token),
+        None => match route(head, callback_path, &StateToken::new("")) {
+            Route::Callback { .. } => Route::WrongState,
+            other => other,
+        },
+    }
+}
+
 /// The full HTTP/1.1 response for a route: a fixed page (never echoing input), with headers that
 /// stop caching, sniffing, framing and referrer leaks of the callback URL, and `Connection:
 /// close` because each connection serves one request.

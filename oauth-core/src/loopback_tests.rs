@@ -293,3 +293,18 @@ fn garbage_heads_never_panic() {
         let _ = head_progress(i);
     }
 }
+
+#[test]
+fn route_pending_never_accepts_a_callback_before_the_state_is_known() {
+    let head = b"GET /callback?code=c&state=s HTTP/1.1\r\n\r\n";
+    assert_eq!(route_pending(head, "/callback", None), Route::WrongState);
+    assert_eq!(
+        route_pending(b"GET /favicon.ico HTTP/1.1\r\n\r\n", "/callback", None),
+        Route::NotFound
+    );
+    let state = StateToken::new("s");
+    assert!(matches!(
+        route_pending(head, "/callback", Some(&state)),
+        Route::Callback { .. }
+    ));
+}
