@@ -18,7 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mcp_oauth_core::loopback::{
-    head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
+    could_be_http, head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT,
+    MAX_HEAD_BYTES,
 };
 use mcp_oauth_core::StateToken;
 
@@ -290,16 +291,6 @@ fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> He
     }
 }
 
-/// Whether the bytes so far can still start an HTTP/1.x request: the request line (up to the
-/// first LF) must be printable ASCII, spaces and a trailing CR only (RFC 9112 §3).
-fn could_be_http(buf: &[u8]) -> bool {
-    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-    let line = buf.get(..line_end).unwrap_or(buf);
-    line.iter()
-        .enumerate()
-        .all(|(i, &b)| (0x20..0x7f).contains(&b) || (b == b'\r' && i + 1 == line_end))
-}
-
 /// Reads and discards what the peer still sends, for at most [`LINGER`].
 fn linger(stream: &mut TcpStream) {
     let deadline = Instant::now() + LINGER;
@@ -316,21 +307,5 @@ fn linger(stream: &mut TcpStream) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::could_be_http;
-
-    #[test]
-    fn request_line_screening() {
-        assert!(could_be_http(b""));
-        assert!(could_be_http(b"GET /callback?code=1 HT"));
-        assert!(could_be_http(b"GET / HTTP/1.1\r\nHost: x\r\n"));
-        assert!(could_be_http(b"GET / HTTP/1.1\nHost: \xff"));
-        assert!(!could_be_http(&[0x16, 0x03, 0x01, 0x02, 0x00]));
-        assert!(!could_be_http(b"GET /\x00 HTTP/1.1"));
-        assert!(!could_be_http(b"GET \r/ HTTP/1.1"));
     }
 }

@@ -10,9 +10,9 @@
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse, Step, MAX_RESPONSE_BYTES};
+use crate::http::{HttpRequest, HttpResponse, Step};
 use crate::secret::AccessToken;
-use crate::token::{basic_authorization, error_from_response, oauth_error_in, response_document};
+use crate::token::{basic_authorization, required_access_token, success_document};
 
 /// `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -198,24 +198,11 @@ pub struct ExchangedToken {
 /// accepted; a non-string is malformed. Error details name fields, never values.
 pub fn parse_token_exchange_response(resp: &HttpResponse) -> Result<ExchangedToken, Error> {
     let step = Step::TokenExchange;
-    if resp.body.len() > MAX_RESPONSE_BYTES {
-        return Err(Error::ResponseTooLarge { step });
-    }
-    if resp.status != 200 {
-        return Err(error_from_response(resp, step));
-    }
-    let doc = response_document(resp, step)?;
-    if let Some(err) = oauth_error_in(&doc, step)? {
-        return Err(err);
-    }
+    let doc = success_document(resp, step)?;
+    let token = required_access_token(&doc, step)?;
     let malformed = |detail: &str| Error::Malformed {
         step,
         detail: detail.into(),
-    };
-    let token = match doc.get("access_token") {
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(malformed("access_token is not a string")),
-        None => return Err(malformed("access_token missing")),
     };
     if token.is_empty() {
         return Err(Error::InvalidToken("issued token is empty".into()));
@@ -236,7 +223,7 @@ pub fn parse_token_exchange_response(resp: &HttpResponse) -> Result<ExchangedTok
         Some(_) => return Err(malformed("token_type is not a string")),
     }
     Ok(ExchangedToken {
-        token: AccessToken::new(token.clone()),
+        token: AccessToken::new(token),
         issued_token_type,
     })
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::http::Method;
+use crate::http::MAX_RESPONSE_BYTES;
 use serde_json::json;
 
 const AS_TOKEN: &str = "http://localhost:3001/token";

@@ -166,6 +166,17 @@ fn origin_form(target: &str) -> Option<&str> {
     }
 }
 
+/// Whether the bytes so far can still start an HTTP/1.x request: the request line (up to the
+/// first LF) must be printable ASCII, spaces and a trailing CR only (RFC 9112 §3). Listeners use
+/// it to drop TLS handshakes and binary garbage early, before the head is complete.
+pub fn could_be_http(buf: &[u8]) -> bool {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = buf.get(..line_end).unwrap_or(buf);
+    line.iter()
+        .enumerate()
+        .all(|(i, &b)| (0x20..0x7f).contains(&b) || (b == b'\r' && i + 1 == line_end))
+}
+
 /// [`route`] for a listener that may not know the expected `state` yet (it starts before the
 /// authorization request exists): requests are still classified, but no callback is accepted
 /// until the state is known.

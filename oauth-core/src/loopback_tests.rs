@@ -308,3 +308,14 @@ fn route_pending_never_accepts_a_callback_before_the_state_is_known() {
         Route::Callback { .. }
     ));
 }
+
+#[test]
+fn request_line_screening() {
+    assert!(could_be_http(b""));
+    assert!(could_be_http(b"GET /callback?code=1 HT"));
+    assert!(could_be_http(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+    assert!(could_be_http(b"GET / HTTP/1.1\nHost: \xff"));
+    assert!(!could_be_http(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+    assert!(!could_be_http(b"GET /\x00 HTTP/1.1"));
+    assert!(!could_be_http(b"GET \r/ HTTP/1.1"));
+}

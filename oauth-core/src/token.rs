@@ -149,26 +149,13 @@ impl TokenResponse {
 /// A `200` body carrying `error` is still an error (spec-checklist §6.6). Field rules: see
 /// spec-checklist §6.6 and the private helpers below. Error details name fields, never values.
 pub fn parse_token_response(resp: &HttpResponse, step: Step) -> Result<TokenResponse, Error> {
-    if resp.body.len() > MAX_RESPONSE_BYTES {
-        return Err(Error::ResponseTooLarge { step });
-    }
-    if resp.status != 200 {
-        return Err(error_from_response(resp, step));
-    }
-    let doc = response_document(resp, step)?;
-    if let Some(err) = oauth_error_in(&doc, step)? {
-        return Err(err);
-    }
+    let doc = success_document(resp, step)?;
+    let access_token = required_access_token(&doc, step)?;
+    check_access_token(access_token)?;
     let malformed = |detail: &str| Error::Malformed {
         step,
         detail: detail.into(),
     };
-    let access_token = match doc.get("access_token") {
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(malformed("access_token is not a string")),
-        None => return Err(malformed("access_token missing")),
-    };
-    check_access_token(access_token)?;
     let token_type = parse_token_type(doc.get("token_type"))?;
     let refresh_token = match doc.get("refresh_token") {
         None | Some(Value::Null) => None,
@@ -194,7 +181,7 @@ pub fn parse_token_response(resp: &HttpResponse, step: Step) -> Result<TokenResp
         Some(_) => return Err(malformed("scope is not a string")),
     };
     Ok(TokenResponse {
-        access_token: AccessToken::new(access_token.clone()),
+        access_token: AccessToken::new(access_token),
         token_type,
         refresh_token,
         expires_in,
@@ -258,6 +245,39 @@ pub fn error_from_response(resp: &HttpResponse, step: Step) -> Error {
 
 /// The `error` member of a response document: `Ok(None)` when absent, `null` or empty;
 /// [`Error::OAuth`] when a non-empty string; `Malformed` for any other JSON type.
+/// The JSON object of a token-endpoint success (RFC 6749 §5.1; RFC 8693 §2.2.1): size cap, then
+/// status (anything but 200 goes through [`error_from_response`]), then an `error` member even
+/// in a 200 (spec-checklist §6.6).
+pub(crate) fn success_document(
+    resp: &HttpResponse,
+    step: Step,
+) -> Result<Map<String, Value>, Error> {
+    if resp.body.len() > MAX_RESPONSE_BYTES {
+        return Err(Error::ResponseTooLarge { step });
+    }
+    if resp.status != 200 {
+        return Err(error_from_response(resp, step));
+    }
+    let doc = response_document(resp, step)?;
+    match oauth_error_in(&doc, step)? {
+        Some(err) => Err(err),
+        None => Ok(doc),
+    }
+}
+
+/// The `access_token` member as a string (shape only; the caller checks the contents).
+pub(crate) fn required_access_token(doc: &Map<String, Value>, step: Step) -> Result<&str, Error> {
+    let malformed = |detail: &str| Error::Malformed {
+        step,
+        detail: detail.into(),
+    };
+    match doc.get("access_token") {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(malformed("access_token is not a string")),
+        None => Err(malformed("access_token missing")),
+    }
+}
+
 pub(crate) fn oauth_error_in(doc: &Map<String, Value>, step: Step) -> Result<Option<Error>, Error> {
     match doc.get("error") {
         None | Some(Value::Null) => Ok(None),

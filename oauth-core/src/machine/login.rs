@@ -238,12 +238,7 @@ impl Machine {
         mut flow: Flow,
         result: Result<HttpResponse, String>,
     ) {
-        let parsed = result
-            .map_err(|message| Error::Transport {
-                step: Step::TokenExchange,
-                message,
-            })
-            .and_then(|resp| token::parse_token_response(&resp, Step::TokenExchange));
+        let parsed = token_answer(result, Step::TokenExchange);
         let response = match parsed {
             Ok(r) => r,
             Err(e) => {

@@ -612,6 +612,16 @@ impl std::fmt::Debug for Machine {
 }
 
 /// The host for status display (lowercased, IPv6 in brackets); never used as an identifier.
+/// A token-endpoint answer: the adapter's transport failure, or the parsed response.
+fn token_answer(
+    result: Result<HttpResponse, String>,
+    step: Step,
+) -> Result<token::TokenResponse, Error> {
+    result
+        .map_err(|message| Error::Transport { step, message })
+        .and_then(|resp| token::parse_token_response(&resp, step))
+}
+
 fn host_of(url: &str) -> Option<String> {
     Some(
         crate::uri::parse(url)

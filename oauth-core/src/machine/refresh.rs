@@ -88,12 +88,7 @@ impl Machine {
         let Some(mut session) = self.session.clone() else {
             return;
         };
-        let parsed = result
-            .map_err(|message| Error::Transport {
-                step: Step::Refresh,
-                message,
-            })
-            .and_then(|resp| token::parse_token_response(&resp, Step::Refresh));
+        let parsed = token_answer(result, Step::Refresh);
         match parsed {
             Ok(response) => {
                 let previous_rt = session
