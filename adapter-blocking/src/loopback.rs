@@ -40,6 +40,10 @@ const LINGER_MAX_BYTES: usize = 64 * 1024;
 /// browser's handful of speculative connections stays far below the cap.
 const MAX_CONNECTIONS: usize = 128;
 
+/// Bound on each half of [`LoopbackListener::stop`]: waking the accept loop, and waiting for
+/// it to drop the socket.
+const STOP_WAIT: Duration = Duration::from_secs(1);
+
 /// Stack of a connection thread: it holds a 2 KiB read buffer and an 8 KiB head at most.
 const CONNECTION_STACK: usize = 128 * 1024;
 
@@ -69,6 +73,8 @@ pub struct LoopbackListener {
 }
 
 struct Shared {
+    /// Disconnects when the accept thread has dropped the listening socket.
+    closed: Mutex<mpsc::Receiver<()>>,
     state: RwLock<Option<StateToken>>,
     stop: AtomicBool,
     active: AtomicUsize,
@@ -102,7 +108,9 @@ impl LoopbackListener {
     pub(crate) fn bind_with(port: u16, sink: Sink) -> io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
         let port = listener.local_addr()?.port();
+        let (closed_tx, closed) = mpsc::channel::<()>();
         let shared = Arc::new(Shared {
+            closed: Mutex::new(closed),
             state: RwLock::new(None),
             stop: AtomicBool::new(false),
             active: AtomicUsize::new(0),
@@ -111,7 +119,11 @@ impl LoopbackListener {
         let accept_shared = Arc::clone(&shared);
         thread::Builder::new()
             .name("mcp-oauth-loopback".into())
-            .spawn(move || accept_loop(listener, accept_shared))?;
+            .spawn(move || {
+                // Dropped after `accept_loop` has dropped the socket: `stop` waits for it.
+                let _closed = closed_tx;
+                accept_loop(listener, accept_shared);
+            })?;
         Ok(Self {
             port,
             redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
@@ -170,12 +182,22 @@ impl LoopbackListener {
         rx.recv_timeout(timeout).ok()
     }
 
-    /// Stops accepting and stops delivering callbacks. Idempotent.
+    /// Stops accepting and stops delivering callbacks. Idempotent. Returns once the listening
+    /// socket is closed (bounded by [`STOP_WAIT`]), so a next login can bind the same
+    /// registered port again at once.
     pub fn stop(&self) {
         if !self.shared.stop.swap(true, Ordering::SeqCst) {
             // Wake the accept loop blocked in `accept` so it sees the flag and drops the socket.
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+            let woken = TcpStream::connect_timeout(&addr, STOP_WAIT).is_ok();
+            if woken {
+                let closed = self
+                    .shared
+                    .closed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let _ = closed.recv_timeout(STOP_WAIT);
+            }
         }
     }
 }

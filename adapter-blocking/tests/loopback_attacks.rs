@@ -251,3 +251,19 @@ fn stop_closes_the_port_and_delivers_nothing_more() {
     }
     assert_eq!(listener.recv_callback(Duration::from_millis(50)), None);
 }
+
+/// A step-up login prefers the port its registration names: right after `stop` returns, that
+/// port must be free again, every time (an asynchronous close made the rebind fail at random
+/// and the client registered again under a new redirect URI).
+#[test]
+fn stop_releases_the_port_before_returning() {
+    let first = LoopbackListener::bind(0).unwrap();
+    let port = first.port();
+    first.stop();
+    drop(first);
+    for round in 0..50 {
+        let again = LoopbackListener::bind(port)
+            .unwrap_or_else(|e| panic!("round {round}: port {port} still taken: {e}"));
+        again.stop();
+    }
+}

@@ -49,7 +49,7 @@ impl Shared {
                 Ok(None)
             }
             Output::CloseLoopback => {
-                ctx.browser_step.close();
+                ctx.browser_step.close().await;
                 Ok(None)
             }
             Output::LoadSession => {

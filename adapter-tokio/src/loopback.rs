@@ -118,6 +118,15 @@ impl LoopbackListener {
     pub async fn next_callback(&mut self) -> Option<String> {
         self.callbacks.recv().await
     }
+
+    /// Stops accepting and returns once the listening socket is closed. Dropping the listener
+    /// stops it too, but the socket is then released whenever the runtime gets to the aborted
+    /// task; a login that rebinds its registered port right after needs it released now.
+    pub async fn close(mut self) {
+        self.task.abort();
+        // An aborted task resolves (with a cancellation error) after its future is dropped.
+        let _ = (&mut self.task).await;
+    }
 }
 
 impl Drop for LoopbackListener {

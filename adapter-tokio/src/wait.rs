@@ -44,9 +44,14 @@ impl BrowserStep {
         self.waiting = true;
     }
 
-    /// `CloseLoopback`: the step is over (success or failure).
-    pub(crate) fn close(&mut self) {
+    /// `CloseLoopback`: the step is over (success or failure). Returns once the listening
+    /// socket is closed, so a next login can bind the same (registered) port again.
+    pub(crate) async fn close(&mut self) {
+        let listener = self.listener.take();
         *self = Self::default();
+        if let Some(listener) = listener {
+            listener.close().await;
+        }
     }
 }
 

@@ -206,3 +206,19 @@ async fn dropping_the_listener_frees_the_port_and_closes_connections() {
     let again = LoopbackListener::bind(port).await.expect("port reusable");
     assert_eq!(again.port(), port);
 }
+
+/// A step-up login prefers the port its registration names: once `close` returns, that port
+/// must be free again, every time (an aborted accept task releases its socket only when the
+/// runtime gets to it, which made the rebind fail at random).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_releases_the_port_before_returning() {
+    let first = LoopbackListener::bind(0).await.unwrap();
+    let port = first.port();
+    first.close().await;
+    for round in 0..50 {
+        let again = LoopbackListener::bind(port)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: port {port} still taken: {e}"));
+        again.close().await;
+    }
+}
