@@ -121,7 +121,9 @@ echo
 echo "| binary | bytes | size |"
 echo "| --- | ---: | ---: |"
 if cargo build -q --release -p mcp-oauth-cli --bin mcp-oauth 2> "$tmp/cli.log"; then
-  size_row "\`mcp-oauth\` (mcp-oauth-cli)" "$target_dir/release/mcp-oauth"
+  size_row "\`mcp-oauth\` (mcp-oauth-cli), \`release\`" "$target_dir/release/mcp-oauth"
+  cargo build -q --profile dist -p mcp-oauth-cli --bin mcp-oauth
+  size_row "\`mcp-oauth\`, \`dist\` (fat LTO, one codegen unit)" "$target_dir/dist/mcp-oauth"
 else
   echo "| \`mcp-oauth\` (mcp-oauth-cli) | did not build | see below |"
   cargo build -q --release -p mcp-oauth-tests --bin conformance-client

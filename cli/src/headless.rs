@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mcp_oauth_blocking::{Browser, BrowserOutcome, FnBrowser, HttpClient, UreqClient};
 use mcp_oauth_core::{BrowserRequest, HttpRequest, Method};
-use mcp_oauth_tests::conformance::{authorization_get, redirect_location};
+use mcp_oauth_testbed::headless::{authorization_get, redirect_location};
 
 use crate::exit::one_line;
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use common::{finish, Env, Run};
 use mcp_oauth_core::ClientAuthMethod;
-use mcp_oauth_tests::testbed::{PreRegistration, RequestKind as K, TestbedConfig};
+use mcp_oauth_testbed::testbed::{PreRegistration, RequestKind as K, TestbedConfig};
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Run {

@@ -11,8 +11,8 @@ use std::thread;
 
 use common::{drain, wait, Env, BOUND};
 use mcp_oauth_blocking::{HttpClient, UreqClient};
-use mcp_oauth_tests::conformance::{authorization_get, redirect_location};
-use mcp_oauth_tests::testbed::{RequestKind as K, TestbedConfig, ADMIN_TOOL, TEST_TOOL};
+use mcp_oauth_testbed::headless::{authorization_get, redirect_location};
+use mcp_oauth_testbed::testbed::{RequestKind as K, TestbedConfig, ADMIN_TOOL, TEST_TOOL};
 use serde_json::Value;
 
 const LOGIN: [K; 5] = [

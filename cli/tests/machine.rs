@@ -5,7 +5,7 @@ mod common;
 
 use common::Env;
 use mcp_oauth_core::ClientAuthMethod;
-use mcp_oauth_tests::testbed::{PreRegistration, RequestKind, TestbedConfig};
+use mcp_oauth_testbed::testbed::{PreRegistration, RequestKind, TestbedConfig};
 
 fn machine_testbed() -> TestbedConfig {
     TestbedConfig {

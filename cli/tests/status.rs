@@ -6,7 +6,7 @@ mod common;
 use common::Env;
 use mcp_oauth_blocking::{FileStore, SessionStore};
 use mcp_oauth_core::Session;
-use mcp_oauth_tests::testbed::TestbedConfig;
+use mcp_oauth_testbed::testbed::TestbedConfig;
 use serde_json::Value;
 
 /// A stored session, written as JSON so the test does not depend on every field of the type.

@@ -17,10 +17,11 @@
 //! tests (put on a loopback listener) and the `mcp-oauth demo` command.
 
 pub mod conformance;
-pub mod mcp;
-pub mod serve;
 pub mod sim;
-pub mod testbed;
+
+// The servers and the MCP codec live in the publishable `mcp-oauth-testbed` (the CLI's demo
+// embeds them); re-exported so every test names them from one place.
+pub use mcp_oauth_testbed::{mcp, serve, testbed};
 
 /// The README's Rust examples, compiled and run as doctests (the embedding guide must not rot).
 #[doc = include_str!("../../README.md")]

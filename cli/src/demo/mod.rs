@@ -16,7 +16,7 @@ mod steps;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use mcp_oauth_tests::testbed::{LoggedRequest, RequestKind};
+use mcp_oauth_testbed::testbed::{LoggedRequest, RequestKind};
 use serde_json::{json, Value};
 
 use crate::args::DemoArgs;

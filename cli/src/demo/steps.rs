@@ -10,9 +10,9 @@ use mcp_oauth_blocking::{
 };
 use mcp_oauth_core::session::ClientKind;
 use mcp_oauth_core::{AuthStatus, Config, HttpRequest};
-use mcp_oauth_tests::mcp::{McpSession, McpWire};
-use mcp_oauth_tests::serve::{ServeOptions, TestbedServer};
-use mcp_oauth_tests::testbed::{
+use mcp_oauth_testbed::mcp::{McpSession, McpWire};
+use mcp_oauth_testbed::serve::{ServeOptions, TestbedServer};
+use mcp_oauth_testbed::testbed::{
     ExpectedScope, LoggedRequest, RequestKind, TestbedConfig, ADMIN_TOOL, TEST_TOOL,
 };
 use serde_json::{json, Value};

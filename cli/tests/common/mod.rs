@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use mcp_oauth_blocking::{FileStore, SessionStore};
 use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::Session;
-use mcp_oauth_tests::serve::{ServeOptions, TestbedServer};
-use mcp_oauth_tests::testbed::{RequestKind, TestbedConfig};
+use mcp_oauth_testbed::serve::{ServeOptions, TestbedServer};
+use mcp_oauth_testbed::testbed::{RequestKind, TestbedConfig};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-oauth");
