@@ -2,12 +2,12 @@
 //!
 //! Test infrastructure for mcp-oauth (DESIGN.md §4, test layers):
 //!
-//! - [`testbed`]: an OAuth authorization server and an MCP resource server written as pure
-//!   functions `HttpRequest -> HttpResponse` on a virtual clock. It reproduces the mock servers
-//!   of every client-auth scenario of the official MCP conformance suite
-//!   ([`testbed::TestbedConfig::conformance`]) and also verifies what those servers let slide
-//!   (PKCE S256, `state`, `redirect_uri`, single-use codes, client authentication, `resource`),
-//!   recording each slip in [`testbed::Testbed::violations`].
+//! - [`testbed`], [`serve`], [`mcp`]: re-exported from `mcp-oauth-testbed` (the servers of
+//!   every conformance client-auth scenario, on a virtual clock or on loopback sockets, and the
+//!   MCP Streamable HTTP codec).
+//!
+//! - [`sim`]: the deterministic simulation, which drives the core machine against the testbed
+//!   in-process.
 //!
 //! - [`conformance`]: the `conformance-client` binary's pieces (configuration from the
 //!   harness's environment, the redirect-reading "browser", the MCP conversation on both wires),
