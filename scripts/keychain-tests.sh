@@ -26,6 +26,7 @@ fi
 
 # Build first, with the real HOME, so the throwaway session only runs tests.
 cargo test -p mcp-oauth-blocking --test store_keychain --no-run
+cargo test -p mcp-oauth-blocking --test store_keychain_locked --no-run
 cargo test -p mcp-oauth-tests --test e2e_blocking --no-run
 
 # The keyring lives in a fresh HOME and runtime dir; cargo and rustup keep their real homes.
@@ -42,6 +43,12 @@ export MCP_OAUTH_KEYCHAIN_TESTS=1
 dbus-run-session -- bash -c \
   'eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"; exec "$@"' _ \
   cargo test -p mcp-oauth-blocking --test store_keychain
+
+# A locked keychain: typed errors, no login, the item kept. Locking takes the whole collection,
+# so it gets a D-Bus session (and keyring daemon) of its own.
+dbus-run-session -- bash -c \
+  'eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"; exec "$@"' _ \
+  cargo test -p mcp-oauth-blocking --test store_keychain_locked
 
 # A full login, then a restart from the keychain with zero OAuth requests (real loopback testbed).
 dbus-run-session -- bash -c \
