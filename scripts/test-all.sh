@@ -13,6 +13,10 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "docs (broken intra-doc links and other rustdoc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p mcp-oauth-core --no-deps --no-default-features
+
 step "core contract: no IO crates in mcp-oauth-core"
 scripts/check-core-contract.sh
 

@@ -183,7 +183,7 @@ impl LoopbackListener {
     }
 
     /// Stops accepting and stops delivering callbacks. Idempotent. Returns once the listening
-    /// socket is closed (bounded by [`STOP_WAIT`]), so a next login can bind the same
+    /// socket is closed (bounded by one second), so a next login can bind the same
     /// registered port again at once.
     pub fn stop(&self) {
         if !self.shared.stop.swap(true, Ordering::SeqCst) {

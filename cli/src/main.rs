@@ -9,6 +9,8 @@
 //! It lives in its own crate so library users do not pay for clap. Stdout carries data only
 //! (tokens, JSON); progress goes to stderr, and only on a terminal. Exit codes are in
 //! [`exit`] and `mcp-oauth --help`.
+// Doc comments on the clap types are `--help` text, where `<https://...>` would show literally.
+#![allow(rustdoc::bare_urls)]
 
 mod args;
 mod call;

@@ -191,7 +191,8 @@ pub struct ExchangedToken {
 /// Parses a token exchange response (RFC 8693 §2.2.1, §2.2.2).
 ///
 /// Only `200` is success; other statuses, and a `200` carrying `error`, go through
-/// [`error_from_response`] / the shared OAuth error reader with [`Step::TokenExchange`].
+/// [`error_from_response`](crate::token::error_from_response) / the shared OAuth error reader
+/// with [`Step::TokenExchange`].
 /// `access_token` must be a non-empty string of visible ASCII (it is sent on as a form value or
 /// header) and `issued_token_type` a non-empty string. `token_type` is REQUIRED by the RFC but
 /// only informative here (`N_A` for an ID-JAG, §2.2.1), so any string or its absence is

@@ -1,7 +1,7 @@
 //! Secret newtypes (DESIGN.md §2, spec-checklist §5 item 13).
 //!
 //! Every value that grants access (tokens, codes, verifiers, client secrets, `state`) is wrapped in
-//! a type from [`secret_type!`]: its `Debug` prints `Name([redacted])`, it has no `Display` and no
+//! a type made by the private `secret_type!` macro: its `Debug` prints `Name([redacted])`, it has no `Display` and no
 //! derived `PartialEq`, and the inner string is reached only through an explicit
 //! [`expose_secret`](AccessToken::expose_secret) call, so a stray `{:?}` in a log never leaks it.
 

@@ -4,9 +4,10 @@
 //! lives in its own module. All inputs carry a [`Now`]; all effects leave through
 //! [`Machine::poll_output`]. See the crate docs for the drain order.
 //!
-//! The `impl` is split by phase so each file stays readable: [`discovery`] (challenge, PRM, AS
-//! metadata, scopes), [`login`] (registration, browser step, code exchange) and [`refresh`]
-//! (refresh and logout). All state lives in [`State`] here.
+//! The `impl` is split by phase so each file stays readable: `discovery` (challenge, PRM, AS
+//! metadata, scopes), `login` (registration, browser step, code exchange), `grant` (the
+//! machine-to-machine grants) and `refresh` (refresh and logout). All state lives in one private
+//! `State` enum here.
 
 mod discovery;
 mod grant;

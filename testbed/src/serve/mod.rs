@@ -4,7 +4,7 @@
 //! Each origin (MCP server, AS₁, optionally AS₂) gets its own `127.0.0.1:0` listener, bound
 //! *before* the testbed is built so the testbed knows the real ports. The listener an HTTP request
 //! arrives on gives the origin of its absolute URL, so the testbed routes exactly as it does
-//! in-process. One thread per connection speaks a minimal HTTP/1.1 ([`http1`]) with keep-alive,
+//! in-process. One thread per connection speaks a minimal HTTP/1.1 (the private `http1` module) with keep-alive,
 //! because HTTP clients pool connections. The testbed sits behind a mutex and sees the real wall
 //! clock: this is a test server, not the sans-IO core, so reading the clock here is fine.
 
