@@ -291,7 +291,7 @@ impl Machine {
     pub(super) fn on_granted(
         &mut self,
         now: Now,
-        flow: Flow,
+        mut flow: Flow,
         result: Result<HttpResponse, String>,
     ) {
         let parsed = token_answer(result, Step::TokenExchange);
@@ -299,42 +299,20 @@ impl Machine {
             Ok(r) => r,
             Err(e) => return self.fail(e),
         };
-        let (Some(meta), Some(client)) = (
-            flow.meta,
-            flow.registration.or_else(|| {
-                Some(ClientRegistration {
-                    kind: ClientKind::PreRegistered,
-                    issuer: flow.issuer.clone(),
-                    client_id: String::new(),
-                    client_secret: None,
-                    secret_expires_at: None,
-                    auth_method: ClientAuthMethod::None,
-                    redirect_uri: None,
-                })
-            }),
-        ) else {
-            return self.fail(Error::DiscoveryFailed);
-        };
-        let granted = response
-            .scope
-            .as_deref()
-            .map(scope::split)
-            .unwrap_or_else(|| flow.scopes.clone());
-        let mut tokens = response.into_token_set(now.wall, None);
-        tokens.dpop_key = flow.dpop_key;
-        let session = Session {
-            version: SESSION_VERSION,
-            server: self.server.clone(),
-            resource: flow.resource,
-            issuer: flow.issuer,
-            token_endpoint: meta.token_endpoint.clone().unwrap_or_default(),
-            revocation_endpoint: meta.revocation_endpoint.clone(),
-            client,
-            tokens: Some(tokens),
-            scopes: granted,
-            discovery: None,
-        };
-        self.install_session(session);
+        // A workload-identity grant may run without any client registration: the session then
+        // records an anonymous pre-registered client bound to the issuer.
+        if flow.registration.is_none() {
+            flow.registration = Some(ClientRegistration {
+                kind: ClientKind::PreRegistered,
+                issuer: flow.issuer.clone(),
+                client_id: String::new(),
+                client_secret: None,
+                secret_expires_at: None,
+                auth_method: ClientAuthMethod::None,
+                redirect_uri: None,
+            });
+        }
+        self.install_granted(now, flow, response);
     }
 
     // ---------------------------------------------------------------- DPoP

@@ -252,12 +252,18 @@ impl Machine {
                     if let Some(s) = self.session.as_mut() {
                         s.tokens = None;
                     }
-                    let _ = now;
                     return self.listen(flow);
                 }
                 return self.fail(e);
             }
         };
+        self.install_granted(now, flow, response);
+    }
+
+    /// Builds the session of `flow` from a successful token answer (authorization code or any
+    /// machine grant) and installs it. Scopes are those granted, else those requested (RFC 6749
+    /// §5.1: an omitted `scope` means the requested one).
+    pub(super) fn install_granted(&mut self, now: Now, flow: Flow, response: token::TokenResponse) {
         let (Some(meta), Some(client)) = (flow.meta, flow.registration) else {
             return self.fail(Error::DiscoveryFailed);
         };
@@ -265,7 +271,7 @@ impl Machine {
             .scope
             .as_deref()
             .map(scope::split)
-            .unwrap_or_else(|| flow.scopes.clone());
+            .unwrap_or(flow.scopes);
         let session = Session {
             version: SESSION_VERSION,
             server: self.server.clone(),
