@@ -4,8 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A one-shot build gains nothing from incremental caches, which would double the target dir.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# fuzz/ is its own workspace; building it into the same target dir shares the core's artifacts.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# A cold run writes about NEED_GIB into the target dir; say so up front rather than failing
+# half-way with "No space left on device".
+NEED_GIB=6
+mkdir -p "$CARGO_TARGET_DIR"
+free_kib=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print $4}')
+step "disk: $((free_kib / 1048576)) GiB free at $CARGO_TARGET_DIR (a cold run needs about $NEED_GIB GiB)"
+if [ "$free_kib" -lt $((NEED_GIB * 1048576 / 2)) ]; then
+  echo "warning: less than half of that is free; the build may fail for lack of disk space" >&2
+fi
 
 step "format"
 cargo fmt --all -- --check
