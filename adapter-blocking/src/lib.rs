@@ -39,6 +39,8 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+// Every public item is documented; CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 pub mod launch;
 pub mod store;

@@ -35,6 +35,8 @@
 //! Tests and hosts can replace every effect: a custom [`HttpClient`] (an in-memory
 //! authorization server), an [`FnBrowser`] that returns [`BrowserOutcome::Redirected`], and a
 //! `MemoryStore`.
+// Every public item is documented; CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 mod authorizer;
 mod browser;

@@ -22,6 +22,8 @@
 //! assert!(server.mcp_url().starts_with("http://127.0.0.1:"));
 //! # Ok::<(), std::io::Error>(())
 //! ```
+// Every public item is documented; CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 pub mod headless;
 pub mod mcp;
