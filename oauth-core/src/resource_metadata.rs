@@ -65,7 +65,10 @@ pub struct ProtectedResourceMetadata {
 /// `/` path so `http://localhost:3000/` and `http://localhost:3000` key the same session.
 /// Refuses non-http(s) URLs, URLs without a host, and credentials in the URL, plus what
 /// [`crate::uri::parse`] refuses (whitespace, `\`, percent-encoded or non-ASCII hosts: give an
-/// internationalised host in punycode).
+/// internationalised host in punycode), and legacy numeric hosts (`127.1`, `0x7f.1`,
+/// `222222.2`): the [`crate::UrlPolicy`] would refuse every OAuth URL at that origin anyway, and
+/// HTTP clients built on WHATWG parsers read or reject such hosts differently, so the mistake is
+/// named here, at configuration time.
 pub fn canonical_server_url(server_url: &str) -> Result<String, Error> {
     let shown = crate::http::redact_query(server_url);
     let bad = |why: &str| Error::Config(format!("server URL {shown:?}: {why}"));
@@ -79,8 +82,13 @@ pub fn canonical_server_url(server_url: &str) -> Result<String, Error> {
     if authority.contains('@') {
         return Err(bad("credentials in the URL are not allowed"));
     }
-    // Inspection only: the URL must split into a valid authority with a host.
-    crate::uri::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    // The URL must split into a valid authority with a host that is not a legacy numeric one.
+    let parsed = crate::uri::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if parsed.host().is_ambiguous_ip() {
+        return Err(bad(
+            "ambiguous numeric host (use a canonical dotted quad or a name)",
+        ));
+    }
     if authority.is_empty() {
         return Err(bad("no host"));
     }

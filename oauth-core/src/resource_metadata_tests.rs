@@ -58,6 +58,13 @@ fn canonical_server_url_examples() {
         "http://:80/mcp",
         "http://user:pw@h/mcp",
         "",
+        // Legacy numeric hosts (found by the resource_metadata fuzz target): WHATWG parsers read
+        // them as IPv4 or reject them, and the URL policy refuses them.
+        "https://222222.2",
+        "http://127.1:8080/mcp",
+        "https://0x7f.1/mcp",
+        "http://127.0.0.1./mcp",
+        "https://2130706433/mcp",
     ] {
         assert!(
             matches!(canonical_server_url(bad), Err(Error::Config(_))),
