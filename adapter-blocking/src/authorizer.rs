@@ -1,4 +1,4 @@
-//! [`Authorizer`]: the piece every MCP client needs on each request (DESIGN.md §3): attach the
+//! [`Authorizer`]: the piece every MCP client needs on each request: attach the
 //! bearer token, refresh before expiry, on 401 refresh once and retry, then re-authorize, on
 //! 403 `insufficient_scope` step up; many concurrent callers, one refresh.
 
@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mcp_oauth_core::coordinator::{Op, SendVerdict};
 use mcp_oauth_core::{
-    AuthStatus, AuthorizationHeader, Config, HttpRequest, HttpResponse, Input, Session, Step,
+    AuthStatus, AuthorizationHeader, Config, HttpRequest, HttpResponse, Session, Step,
 };
 
 use crate::browser::{Browser, SystemBrowser};
@@ -15,9 +16,6 @@ use crate::driver::{new_machine, now_since, Inner, Settings};
 use crate::error::AdapterError;
 use crate::http::{HttpClient, UreqClient};
 use crate::store::SessionStore;
-
-/// How many times [`Authorizer::send`] retries after a 401/403.
-const MAX_RETRIES: usize = 3;
 
 /// How an [`Authorizer`] does its IO. Build with [`Options::new`] and adjust fields.
 #[derive(Clone)]
@@ -123,16 +121,20 @@ impl std::fmt::Debug for Options {
 #[derive(Clone)]
 pub struct Authorizer {
     inner: Arc<Inner>,
-    static_header: Option<AuthorizationHeader>,
 }
 
 impl std::fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // One lock, released before `finish`: the mutex is not reentrant.
+        let (static_header, status) = {
+            let c = self.inner.lock();
+            (c.has_static_header(), c.status())
+        };
         f.debug_struct("Authorizer")
             .field("server", &self.server())
             .field("store", &self.inner.settings.store.kind())
-            .field("static_header", &self.static_header.is_some())
-            .field("status", &self.status())
+            .field("static_header", &static_header)
+            .field("status", &status)
             .finish_non_exhaustive()
     }
 }
@@ -142,13 +144,20 @@ impl Authorizer {
     /// an invalid configuration or an unreadable store.
     pub fn new(config: Config, options: Options) -> Result<Self, AdapterError> {
         let start = Instant::now();
-        let mut machine = new_machine(&config)?;
+        let machine = new_machine(config)?;
         let key = machine.server().to_owned();
         let static_header = options.static_authorization.map(AuthorizationHeader::new);
-        if static_header.is_none() {
-            let session = options.store.load(&key)?;
-            machine.handle_input(now_since(start), Input::SessionLoaded(session));
-        }
+        // The static header never enters OAuth, so the store is not read either.
+        let persisted = match static_header {
+            Some(_) => None,
+            None => options.store.load(&key)?,
+        };
+        let coordinator = mcp_oauth_core::coordinator::Coordinator::new(
+            machine,
+            persisted,
+            static_header,
+            now_since(start),
+        );
         let http = match options.http_client {
             Some(client) => client,
             None => Arc::new(UreqClient::new(
@@ -157,7 +166,6 @@ impl Authorizer {
             )),
         };
         let settings = Settings {
-            config,
             key,
             store: options.store,
             browser: options.browser,
@@ -166,8 +174,7 @@ impl Authorizer {
             redirect_port: options.redirect_port,
         };
         Ok(Self {
-            inner: Arc::new(Inner::new(settings, machine, start)),
-            static_header,
+            inner: Arc::new(Inner::new(settings, coordinator, start)),
         })
     }
 
@@ -180,44 +187,35 @@ impl Authorizer {
     ///
     /// Hot path (a valid token): one mutex lock, two clock reads and the header string; no IO.
     /// A token within the refresh margin is refreshed first (one refresh however many callers);
-    /// with no token, a login runs when `Config::interactive`, else
-    /// [`AdapterError::LoginRequired`].
+    /// with no token, a login runs when `Config::interactive` (or the grant needs no user),
+    /// else [`AdapterError::LoginRequired`].
     pub fn header(&self) -> Result<AuthorizationHeader, AdapterError> {
-        match &self.static_header {
-            Some(h) => Ok(h.clone()),
-            None => self.inner.header(),
-        }
+        self.inner
+            .run(Op::Header { login: true })?
+            .ok_or(AdapterError::LoginRequired)
     }
 
     /// Runs the authorization flow now (discovery, registration, browser, code exchange), even
-    /// when a token exists. Waits for any refresh or login already in flight first.
+    /// when a token exists. Waits for any refresh or login already in flight first, and takes
+    /// its token when it produced one. An error with a static header.
     pub fn login(&self) -> Result<(), AdapterError> {
-        if self.static_header.is_some() {
-            return Err(mcp_oauth_core::Error::Config(
-                "a static Authorization header is configured; OAuth login is disabled".into(),
-            )
-            .into());
-        }
-        self.inner.login()
+        self.inner.run(Op::Login).map(drop)
     }
 
     /// Feeds the MCP server's answer to a request made with this authorizer's header. For 401
     /// (refresh once, then re-authorize) and 403 (`insufficient_scope`: step up; otherwise
     /// [`mcp_oauth_core::Error::Forbidden`]) it returns `Ok` once a new token is ready: retry
-    /// the request. Other statuses are ignored (`Ok`).
+    /// the request. Other statuses are not challenges (`Ok`; a 2xx counts as
+    /// [`request_succeeded`](Self::request_succeeded)).
     ///
     /// Callers that know which header the failed request carried should prefer
-    /// [`send`](Self::send), which skips the refresh when another thread already replaced the
-    /// token.
+    /// [`handle_response_for`](Self::handle_response_for) or [`send`](Self::send).
     pub fn handle_response(
         &self,
         status: u16,
         www_authenticate: &[String],
     ) -> Result<(), AdapterError> {
-        if self.static_header.is_some() {
-            return static_verdict(status);
-        }
-        self.inner.challenge(None, status, www_authenticate)
+        self.challenge(None, status, www_authenticate)
     }
 
     /// Like [`handle_response`](Self::handle_response), for the request that carried `used`
@@ -230,50 +228,57 @@ impl Authorizer {
         status: u16,
         www_authenticate: &[String],
     ) -> Result<(), AdapterError> {
-        if self.static_header.is_some() {
-            return static_verdict(status);
-        }
-        self.inner.challenge(Some(used), status, www_authenticate)
+        self.challenge(Some(used), status, www_authenticate)
+    }
+
+    fn challenge(
+        &self,
+        used: Option<&AuthorizationHeader>,
+        status: u16,
+        www_authenticate: &[String],
+    ) -> Result<(), AdapterError> {
+        self.inner
+            .run(Op::Challenge {
+                used: used.cloned(),
+                status,
+                www_authenticate: www_authenticate.to_vec(),
+            })
+            .map(drop)
     }
 
     /// The `DPoP` header for one resource request (RFC 9449 §7) when the token is DPoP-bound
     /// (for hosts that send requests themselves with [`header`](Self::header)).
     pub fn dpop_proof(&self, method: &str, url: &str) -> Option<String> {
-        if self.static_header.is_some() {
-            return None;
-        }
-        self.inner.dpop_proof(method, url)
+        let now = self.inner.now();
+        self.inner.lock().dpop_proof(now, method, url)
     }
 
     /// Hands a `DPoP-Nonce` header from the MCP server to the core (RFC 9449 §9).
     pub fn resource_nonce(&self, nonce: &str) {
-        if self.static_header.is_none() {
-            self.inner.resource_nonce(nonce);
-        }
+        let now = self.inner.now();
+        self.inner.lock().resource_nonce(now, nonce);
     }
 
     /// Reports that a request with the current token succeeded (resets the step-up budget and
-    /// the refresh-after-401 guard).
+    /// the refresh-after-401 guard). Ignored while a refresh or login runs.
     pub fn request_succeeded(&self) {
-        if self.static_header.is_none() {
-            self.inner.request_succeeded();
-        }
+        let now = self.inner.now();
+        self.inner.lock().request_succeeded(now);
     }
 
     /// Revokes the tokens at the authorization server when it offers revocation (RFC 7009),
     /// then deletes the stored session. A no-op with a static header.
     pub fn logout(&self) -> Result<(), AdapterError> {
-        if self.static_header.is_some() {
-            return Ok(());
-        }
-        self.inner.logout()
+        self.inner.run(Op::Logout).map(drop)
     }
 
     /// Sends `request` to the MCP server with the `Authorization` header (replacing any the
     /// request carries; without a token yet it goes out bare so the server's 401 challenge
-    /// drives discovery, RFC 9728 §5.1). On 401/403 it lets the machine refresh, step up or re-authorize and
-    /// retries, at most three times; a 2xx reports [`request_succeeded`](Self::request_succeeded).
-    /// Any other status is returned as is, and so is a 401/403 after the last retry.
+    /// drives discovery, RFC 9728 §5.1). On 401/403 it lets the machine refresh, step up or
+    /// re-authorize and retries, at most
+    /// [`MAX_SEND_RETRIES`](mcp_oauth_core::coordinator::MAX_SEND_RETRIES) times; a 2xx reports
+    /// [`request_succeeded`](Self::request_succeeded). Any other status is returned as is, and
+    /// so is a 401/403 after the last retry.
     ///
     /// Uses the same [`HttpClient`] as the OAuth steps, so the response body is capped at
     /// [`mcp_oauth_core::MAX_RESPONSE_BYTES`] with the default client: for large or streaming
@@ -281,54 +286,34 @@ impl Authorizer {
     pub fn send(&self, request: HttpRequest) -> Result<HttpResponse, AdapterError> {
         let mut retries = 0;
         loop {
-            // No token yet: send without credentials and let the 401 drive discovery.
-            let header = match &self.static_header {
-                Some(h) => Some(h.clone()),
-                None => self.inner.header_or_login(false)?,
-            };
+            let header = self.inner.run(Op::Header { login: false })?;
             let mut req = request.clone();
-            req.headers
-                .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
-            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("dpop"));
-            if let Some(h) = &header {
-                req.headers
-                    .push(("Authorization".into(), h.expose_secret().to_owned()));
-                if self.static_header.is_none() {
-                    if let Some(proof) = self.inner.dpop_proof(req.method.as_str(), &req.url) {
-                        req.headers.push(("DPoP".into(), proof));
-                    }
-                }
-            }
+            self.inner
+                .lock()
+                .attach(self.inner.now(), &mut req, header.as_ref());
             let response = self
                 .inner
                 .settings
                 .http
                 .send(&req)
                 .map_err(AdapterError::Http)?;
-            if let Some(nonce) = response.header("dpop-nonce") {
-                if self.static_header.is_none() {
-                    self.inner.resource_nonce(nonce);
+            let verdict = self.inner.lock().send_verdict(
+                self.inner.now(),
+                &response,
+                header.is_some(),
+                retries,
+            );
+            match verdict {
+                SendVerdict::Retry {
+                    status,
+                    www_authenticate,
+                } => {
+                    retries += 1;
+                    self.challenge(header.as_ref(), status, &www_authenticate)?;
                 }
+                SendVerdict::Fail(failure) => return Err(failure.into()),
+                _ => return Ok(response),
             }
-            let status = response.status;
-            if status != 401 && status != 403 {
-                if response.is_success() && header.is_some() {
-                    self.request_succeeded();
-                }
-                return Ok(response);
-            }
-            if self.static_header.is_some() {
-                return Err(AdapterError::StaticHeaderRejected { status });
-            }
-            if retries == MAX_RETRIES {
-                return Ok(response);
-            }
-            retries += 1;
-            let www: Vec<String> = response
-                .header_all("www-authenticate")
-                .map(str::to_owned)
-                .collect();
-            self.inner.challenge(header.as_ref(), status, &www)?;
         }
     }
 
@@ -340,30 +325,23 @@ impl Authorizer {
         self.inner.cancel();
     }
 
-    /// Where this server stands, for host UIs (updated from the machine's status events;
-    /// always `Authorized` with a static header).
+    /// Where this server stands, for host UIs (always `Authorized` with a static header).
     pub fn status(&self) -> AuthStatus {
-        if self.static_header.is_some() {
-            return AuthStatus::Authorized;
-        }
-        self.inner.lock().status.clone()
+        self.inner.lock().status()
     }
 
     /// The current session (tokens included: handle with care).
     pub fn session(&self) -> Option<Session> {
-        self.inner.lock().machine.session().cloned()
+        self.inner.lock().session().cloned()
     }
 
     /// OAuth requests sent so far, per protocol step (round-trip reports, single-flight checks).
     pub fn request_counts(&self) -> BTreeMap<Step, u64> {
-        self.inner.lock().counts.clone()
+        self.inner.lock().request_counts()
     }
-}
 
-/// A static header is the user's choice: a 401/403 is reported, never turned into OAuth.
-fn static_verdict(status: u16) -> Result<(), AdapterError> {
-    match status {
-        401 | 403 => Err(AdapterError::StaticHeaderRejected { status }),
-        _ => Ok(()),
+    /// How many times the browser was sent to the authorization server by this authorizer.
+    pub fn browser_launches(&self) -> u64 {
+        self.inner.lock().browser_launches()
     }
 }

@@ -55,6 +55,19 @@ impl From<mcp_oauth_core::Error> for AdapterError {
     }
 }
 
+impl From<mcp_oauth_core::coordinator::Failure<AdapterError>> for AdapterError {
+    fn from(f: mcp_oauth_core::coordinator::Failure<AdapterError>) -> Self {
+        use mcp_oauth_core::coordinator::Failure;
+        match f {
+            Failure::Core(e) => e.into(),
+            Failure::Adapter(e) => e,
+            Failure::StaticHeaderRejected { status } => {
+                AdapterError::StaticHeaderRejected { status }
+            }
+        }
+    }
+}
+
 impl AdapterError {
     /// An equal error for another waiter of the same failed drive (single flight hands one
     /// drive's failure to every caller that waited for it). `io::Error` and `StoreError` are not

@@ -21,9 +21,9 @@ impl HttpClient for Unreachable {
 
 /// A `Shared` around `machine` that must not send any request.
 pub(crate) fn shared(machine: Machine) -> Shared {
-    let (status, _) = watch::channel(machine.status().clone());
+    let coordinator = Coordinator::new(machine, None, None, Now::default());
+    let (status, _) = watch::channel(coordinator.status());
     Shared {
-        config: Config::new("https://mcp.example.com/mcp"),
         key: "https://mcp.example.com/mcp".into(),
         store: Arc::new(MemoryStore::new()),
         browser: Arc::new(NoBrowser),
@@ -31,9 +31,8 @@ pub(crate) fn shared(machine: Machine) -> Shared {
         paste_from_stdin: false,
         paste_source: crate::paste::subscribe,
         redirect_port: None,
-        static_authorization: None,
         start: Instant::now(),
-        inner: Mutex::new(Inner::new(machine, None)),
+        coordinator: Mutex::new(coordinator),
         drive_done: Notify::new(),
         cancel: Notify::new(),
         status,
@@ -50,20 +49,11 @@ pub(crate) fn machine() -> Machine {
 }
 
 #[tokio::test]
-async fn a_plan_that_is_done_never_drives() {
+async fn without_a_token_a_bare_request_needs_no_drive() {
     let s = shared(machine());
-    let got = s
-        .operate(|m, _, round| {
-            assert_eq!(round, Round::Fresh);
-            assert!(!m.is_busy());
-            Ok(Plan::Done(7))
-        })
-        .await
-        .unwrap();
-    assert_eq!(got, 7);
-    let inner = s.lock();
-    assert!(!inner.driving);
-    assert_eq!(inner.generation, 0);
+    let got = s.run(Op::Header { login: false }).await.unwrap();
+    assert!(got.is_none());
+    assert_eq!(s.lock().generation(), 0, "no drive ran");
 }
 
 #[tokio::test]
@@ -82,13 +72,7 @@ async fn a_machine_stuck_waiting_for_nothing_is_reset_not_hung() {
     }
     assert!(m.is_busy());
     let s = shared(m);
-    let err = s
-        .operate(|_, _, round| match round {
-            Round::Fresh => Ok(Plan::Drive::<()>),
-            _ => unreachable!("a failed drive ends the operation"),
-        })
-        .await
-        .unwrap_err();
+    let err = s.run(Op::Header { login: false }).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -96,53 +80,10 @@ async fn a_machine_stuck_waiting_for_nothing_is_reset_not_hung() {
         ),
         "{err:?}"
     );
-    let inner = s.lock();
-    assert!(!inner.machine.is_busy(), "reset to an idle machine");
-    assert!(!inner.driving);
-    assert_eq!(inner.generation, 1);
-    assert!(inner.last_failure.is_some());
-}
-
-#[test]
-fn usable_header_never_starts_a_refresh() {
-    let mut m = machine();
-    let expired = mcp_oauth_core::Session {
-        version: mcp_oauth_core::SESSION_VERSION,
-        server: "https://mcp.example.com/mcp".into(),
-        resource: None,
-        issuer: "https://as.example.com".into(),
-        token_endpoint: "https://as.example.com/token".into(),
-        revocation_endpoint: None,
-        client: mcp_oauth_core::ClientRegistration {
-            kind: mcp_oauth_core::ClientKind::Dynamic,
-            issuer: "https://as.example.com".into(),
-            client_id: "c".into(),
-            client_secret: None,
-            secret_expires_at: None,
-            auth_method: mcp_oauth_core::ClientAuthMethod::None,
-            redirect_uri: None,
-        },
-        tokens: Some(mcp_oauth_core::TokenSet {
-            access_token: mcp_oauth_core::AccessToken::new("at"),
-            token_type: mcp_oauth_core::TokenType::Bearer,
-            refresh_token: Some(mcp_oauth_core::RefreshToken::new("rt")),
-            expires_at: Some(1_000),
-            dpop_key: None,
-        }),
-        scopes: vec![],
-        discovery: None,
-    };
-    let now = Now::new(std::time::Duration::ZERO, 2_000);
-    m.handle_input(now, Input::SessionLoaded(Some(expired)));
-    while m.poll_output().is_some() {}
-    assert!(usable_header(&m, now).is_none());
-    assert!(!m.is_busy());
-    assert!(m.poll_output().is_none());
-    let earlier = Now::new(std::time::Duration::ZERO, 500);
-    assert_eq!(
-        usable_header(&m, earlier).unwrap().expose_secret(),
-        "Bearer at"
-    );
+    let c = s.lock();
+    assert!(!c.is_driving());
+    assert_eq!(c.generation(), 1);
+    assert!(c.session().is_none());
 }
 
 #[test]

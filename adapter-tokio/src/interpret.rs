@@ -1,93 +1,76 @@
-//! Carrying out one core [`Output`] (adapter design, "Output handling"): the only place that
-//! maps an effect to IO and the IO's result back to an [`Input`]. No OAuth decision is made
-//! here: statuses and bodies go back to the core untouched.
+//! The IO of one drive: each [`Effect`] the coordinator hands out, carried out and reported
+//! back. No OAuth decision is made here: statuses and bodies go back to the core untouched,
+//! and retry or reset rules are the coordinator's.
 
 use std::sync::Arc;
 
 use mcp_oauth_blocking::store::{SessionStore, StoreError};
-use mcp_oauth_core::{Event, Input, Output, Step};
+use mcp_oauth_core::coordinator::Effect;
 
-use crate::driver::{DriveCtx, Failure, Shared};
+use crate::driver::{DriveCtx, Failed, Shared};
 use crate::loopback::LoopbackListener;
+use crate::wait::UserInput;
 use crate::AdapterError;
 
 impl Shared {
-    /// Carries out one output; returns the input that reports its result, if any.
-    pub(crate) async fn perform(
-        &self,
-        output: Output,
-        ctx: &mut DriveCtx,
-    ) -> Result<Option<Input>, Failure> {
-        match output {
-            Output::Fetch { id, step, request } => {
-                *self.lock().counts.entry(step).or_insert(0) += 1;
-                if !matches!(step, Step::Refresh | Step::Revocation) {
-                    ctx.login_attempted = true;
-                }
-                Ok(Some(match self.http.send(&request).await {
-                    Ok(response) => Input::HttpResponse { id, response },
-                    Err(error) => Input::HttpFailed { id, error },
-                }))
+    /// Carries out one effect and reports its result to the coordinator.
+    pub(crate) async fn perform(&self, effect: Effect, ctx: &mut DriveCtx) {
+        match effect {
+            Effect::Fetch { id, request, .. } => {
+                let result = self.http.send(&request).await;
+                self.lock().fetched(self.now(), id, result);
             }
-            Output::ListenLoopback { preferred_port } => {
-                ctx.login_attempted = true;
-                Ok(Some(
+            Effect::Listen { preferred_port } => {
+                let result =
                     match LoopbackListener::bind_for(self.redirect_port, preferred_port).await {
                         Ok(listener) => {
                             let redirect_uri = listener.redirect_uri().to_owned();
                             ctx.browser_step.listener = Some(listener);
-                            Input::LoopbackReady { redirect_uri }
+                            Ok(redirect_uri)
                         }
-                        Err(e) => Input::LoopbackFailed {
-                            error: e.to_string(),
-                        },
-                    },
-                ))
+                        Err(e) => Err(e.to_string()),
+                    };
+                self.lock().listening(self.now(), result);
             }
-            Output::OpenBrowser(request) => {
+            Effect::OpenBrowser(request) => {
                 ctx.browser_step.open(Arc::clone(&self.browser), request);
-                Ok(None)
             }
-            Output::CloseLoopback => {
-                ctx.browser_step.close().await;
-                Ok(None)
-            }
-            Output::LoadSession => {
-                if ctx.store_lock.is_none() {
-                    let lock = self.blocking_store(|s, k| s.lock(k)).await?;
-                    ctx.store_lock = Some(lock);
+            Effect::CloseLoopback => ctx.browser_step.close().await,
+            Effect::LoadSession { lock } => {
+                let mut result = Ok(());
+                if lock && ctx.store_lock.is_none() {
+                    result = self
+                        .blocking_store(|s, k| s.lock(k))
+                        .await
+                        .map(|l| ctx.store_lock = Some(l));
                 }
-                let loaded = self.blocking_store(|s, k| s.load(k)).await?;
-                self.lock().persisted = loaded.clone();
-                Ok(Some(Input::SessionLoaded(loaded)))
+                let loaded = match result {
+                    Ok(()) => self.blocking_store(|s, k| s.load(k)).await,
+                    Err(e) => Err(e),
+                };
+                self.lock()
+                    .session_loaded(self.now(), loaded.map_err(Failed));
             }
-            Output::StoreSession(session) => {
-                let copy = session.clone();
-                self.blocking_store(move |s, k| s.save(k, &copy)).await?;
-                self.lock().persisted = Some(session);
-                Ok(None)
+            Effect::StoreSession(session) => {
+                let saved = self.blocking_store(move |s, k| s.save(k, &session)).await;
+                self.lock().session_stored(saved.map_err(Failed));
             }
-            Output::ClearSession => {
-                self.blocking_store(|s, k| s.delete(k)).await?;
-                self.lock().persisted = None;
-                Ok(None)
+            Effect::ClearSession => {
+                let deleted = self.blocking_store(|s, k| s.delete(k)).await;
+                self.lock().session_cleared(deleted.map_err(Failed));
             }
-            Output::Event(event) => {
-                match event {
-                    Event::Status(status) => {
-                        self.status.send_replace(status);
-                    }
-                    Event::Failed(e) => {
-                        ctx.failure.get_or_insert(e);
-                    }
-                    Event::CallbackRejected(e) => {
-                        eprintln!("mcp-oauth: ignored an authorization response: {e}");
-                    }
-                    _ => {}
+            Effect::WaitForUser { deadline } => {
+                match self.wait_for_authorization(ctx, deadline).await {
+                    UserInput::Callback(query) => self.lock().callback(self.now(), query),
+                    UserInput::Timeout => self.lock().user_timeout(self.now()),
+                    // The coordinator holds the request; the next effect acts on it.
+                    UserInput::Cancelled => {}
                 }
-                Ok(None)
             }
-            _ => Ok(None),
+            Effect::CallbackRejected(e) => {
+                eprintln!("mcp-oauth: ignored an authorization response: {e}");
+            }
+            _ => {} // an effect added to the core later: nothing this adapter knows to do
         }
     }
 
@@ -95,13 +78,13 @@ impl Shared {
     pub(crate) async fn blocking_store<T: Send + 'static>(
         &self,
         call: impl FnOnce(&dyn SessionStore, &str) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, Failure> {
+    ) -> Result<T, AdapterError> {
         let (store, key) = (Arc::clone(&self.store), self.key.clone());
         match tokio::task::spawn_blocking(move || call(&*store, &key)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(Failure::adapter(AdapterError::Store(e))),
-            Err(join) => Err(Failure::adapter(AdapterError::Io(std::io::Error::other(
-                format!("session store task failed: {join}"),
+            Ok(Err(e)) => Err(AdapterError::Store(e)),
+            Err(join) => Err(AdapterError::Io(std::io::Error::other(format!(
+                "session store task failed: {join}"
             )))),
         }
     }

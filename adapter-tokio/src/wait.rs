@@ -1,6 +1,6 @@
 //! The browser step of a drive: after `OpenBrowser`, wait for the first of the loopback
 //! callback, the opener's own answer, a pasted redirect URL, the core's deadline, or a
-//! cancellation (adapter design, "OpenBrowser").
+//! cancellation.
 //!
 //! The opener runs as its own task so a slow launcher (or a test "browser" that performs the
 //! whole authorization request) never delays a callback that is already on the wire.
@@ -8,15 +8,14 @@
 use std::future::pending;
 use std::sync::Arc;
 
-use mcp_oauth_core::{BrowserRequest, Deadline, Input};
+use mcp_oauth_core::{BrowserRequest, Deadline};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::browser::{Browser, BrowserOutcome};
-use crate::driver::{DriveCtx, Failure, Shared};
+use crate::driver::{DriveCtx, Shared};
 use crate::loopback::LoopbackListener;
 use crate::paste;
-use crate::AdapterError;
 
 /// The resources of one browser step; dropping it closes the listener and stops the opener.
 #[derive(Default)]
@@ -24,15 +23,9 @@ pub(crate) struct BrowserStep {
     pub(crate) listener: Option<LoopbackListener>,
     opener: Option<AbortOnDrop>,
     paste: Option<broadcast::Receiver<String>>,
-    waiting: bool,
 }
 
 impl BrowserStep {
-    /// True between `OpenBrowser` and `CloseLoopback`: a callback is expected.
-    pub(crate) fn active(&self) -> bool {
-        self.waiting
-    }
-
     /// Arms the listener with the expected `state` and starts the opener.
     pub(crate) fn open(&mut self, browser: Arc<dyn Browser>, request: BrowserRequest) {
         if let Some(listener) = &self.listener {
@@ -41,7 +34,6 @@ impl BrowserStep {
         self.opener = Some(AbortOnDrop(tokio::spawn(async move {
             browser.open(&request).await
         })));
-        self.waiting = true;
     }
 
     /// `CloseLoopback`: the step is over (success or failure). Returns once the listening
@@ -64,6 +56,18 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// How the wait for the user ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum UserInput {
+    /// The authorization response: a callback query, or a redirect URL (pasted or seen by the
+    /// opener).
+    Callback(String),
+    /// The deadline passed.
+    Timeout,
+    /// [`crate::Authorizer::cancel`] was called.
+    Cancelled,
+}
+
 enum Wake {
     Callback(Option<String>),
     Opener(BrowserOutcome),
@@ -78,14 +82,14 @@ impl Shared {
         &self,
         ctx: &mut DriveCtx,
         deadline: Option<Deadline>,
-    ) -> Result<Input, Failure> {
+    ) -> UserInput {
         let wake_at = deadline.map(|d| tokio::time::Instant::from_std(self.start + d.at));
         loop {
             let cancelled = self.cancel.notified();
             let mut cancelled = std::pin::pin!(cancelled);
             cancelled.as_mut().enable();
-            if self.lock().cancel_requested {
-                return Err(Failure::adapter(AdapterError::Cancelled));
+            if self.lock().cancel_requested() {
+                return UserInput::Cancelled;
             }
             let step = &mut ctx.browser_step;
             let wake = tokio::select! {
@@ -96,15 +100,13 @@ impl Shared {
                 () = &mut cancelled => Wake::Cancelled,
             };
             match wake {
-                Wake::Callback(Some(query)) => return Ok(Input::Callback { query }),
+                Wake::Callback(Some(query)) => return UserInput::Callback(query),
                 Wake::Callback(None) => step.listener = None,
                 Wake::Opener(outcome) => {
                     step.opener = None;
                     match outcome {
                         BrowserOutcome::Opened => {}
-                        BrowserOutcome::Redirected(url) => {
-                            return Ok(Input::Callback { query: url })
-                        }
+                        BrowserOutcome::Redirected(url) => return UserInput::Callback(url),
                         BrowserOutcome::Unavailable(why) => {
                             if self.paste_from_stdin && step.paste.is_none() {
                                 paste::prompt(&why);
@@ -115,10 +117,10 @@ impl Shared {
                         }
                     }
                 }
-                Wake::Pasted(Some(line)) => return Ok(Input::Callback { query: line }),
+                Wake::Pasted(Some(line)) => return UserInput::Callback(line),
                 Wake::Pasted(None) => step.paste = None,
-                Wake::Timeout => return Ok(Input::Timeout),
-                Wake::Cancelled => return Err(Failure::adapter(AdapterError::Cancelled)),
+                Wake::Timeout => return UserInput::Timeout,
+                Wake::Cancelled => return UserInput::Cancelled,
             }
         }
     }

@@ -30,7 +30,13 @@ async fn static_header_is_returned_as_is() {
     let (auth, store, fake) = static_authorizer().await;
     assert_eq!(auth.header().await.unwrap().expose_secret(), STATIC);
     assert_eq!(auth.status(), AuthStatus::Authorized);
-    auth.login().await.unwrap();
+    // An explicit login cannot happen in this mode: say so rather than pretend (both adapters).
+    assert!(matches!(
+        auth.login().await,
+        Err(mcp_oauth_tokio::AdapterError::Auth(
+            mcp_oauth_core::Error::Config(_)
+        ))
+    ));
     auth.logout().await.unwrap();
     assert!(fake.log().is_empty(), "no OAuth request: {:?}", fake.log());
     assert!(auth.request_counts().is_empty());

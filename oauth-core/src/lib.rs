@@ -26,6 +26,7 @@ pub mod authorize;
 pub mod callback;
 pub mod challenge;
 pub mod config;
+pub mod coordinator;
 #[cfg(feature = "extensions")]
 pub mod dpop;
 pub mod error;

@@ -203,10 +203,15 @@ impl Machine {
         if let Some(url) = &config.client.metadata_document_url {
             registration::validate_client_id_url(url)?;
         }
-        Ok(Self {
+        Ok(Self::fresh(config, server, Box::new(rng)))
+    }
+
+    /// A machine in its initial state (no session, no cached discovery).
+    fn fresh(config: Config, server: String, rng: Box<dyn CryptoRngCore + Send>) -> Self {
+        Self {
             config,
             server,
-            rng: Box::new(rng),
+            rng,
             state: State::Idle,
             session: None,
             outputs: VecDeque::new(),
@@ -227,7 +232,24 @@ impl Machine {
             as_nonce: None,
             rs_nonce: None,
             last_grant: None,
-        })
+        }
+    }
+
+    /// Returns to the initial state holding `session` (what the store holds), keeping the
+    /// configuration, the RNG and the request-id counter: the way out of a flow its driver
+    /// abandoned (a cancelled or failed drive, an unsaved token). Cached discovery is lost; any
+    /// answer to a request of the old flow is then ignored as stale.
+    pub fn reset(&mut self, now: Now, session: Option<Session>) {
+        let placeholder: Box<dyn CryptoRngCore + Send> =
+            Box::new(crate::rng::SeededRng::from_seed([0; 32]));
+        let rng = std::mem::replace(&mut self.rng, placeholder);
+        let next_id = self.next_id;
+        let (config, server) = (self.config.clone(), self.server.clone());
+        *self = Self::fresh(config, server, rng);
+        self.next_id = next_id;
+        if session.is_some() {
+            self.handle_input(now, Input::SessionLoaded(session));
+        }
     }
 
     // ---------------------------------------------------------------- getters
@@ -235,6 +257,11 @@ impl Machine {
     /// The canonical server URL (the session store key).
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The configuration this machine was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Where this server stands, for host UIs.

@@ -1,0 +1,333 @@
+//! One drive, as effects for the adapter: the machine's outputs, filtered and annotated, then
+//! the end-of-drive rules (stale session, reset, publishing the outcome).
+//!
+//! The adapter's loop is `loop { match next_effect(now) { effect => do the IO, report it } }`
+//! until [`Effect::Done`]; every report method below answers exactly one effect.
+
+use crate::error::Error;
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::io::{BrowserRequest, Event, Input, Output};
+use crate::session::Session;
+use crate::time::{Deadline, Now};
+
+use super::{AdapterFailure, Coordinator, DriveState, Failure};
+
+/// What the driving adapter does next.
+#[allow(clippy::large_enum_variant)] // moved once per step, like the machine's `Output`
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Send the request (no redirects followed); report with [`Coordinator::fetched`].
+    Fetch {
+        /// Correlates the answer.
+        id: RequestId,
+        /// The protocol step (for logs).
+        step: Step,
+        /// The request.
+        request: HttpRequest,
+    },
+    /// Bind the loopback listener (on `preferred_port` when free); report with
+    /// [`Coordinator::listening`].
+    Listen {
+        /// The port of a stored registration's redirect URI.
+        preferred_port: Option<u16>,
+    },
+    /// Arm the listener with the request's `state` and open the browser (no report: the
+    /// browser step ends in [`Effect::WaitForUser`]).
+    OpenBrowser(BrowserRequest),
+    /// The browser step is over: close the listener and stop reading pasted lines.
+    CloseLoopback,
+    /// Read the stored session, first taking the store's lock when `lock` (held until the
+    /// drive ends, so processes sharing the store refresh one at a time); report with
+    /// [`Coordinator::session_loaded`].
+    LoadSession {
+        /// Take the store lock before reading.
+        lock: bool,
+    },
+    /// Save the session; report with [`Coordinator::session_stored`].
+    StoreSession(Session),
+    /// Delete the stored session; report with [`Coordinator::session_cleared`].
+    ClearSession,
+    /// Wait for the user: the first of a loopback callback ([`Coordinator::callback`]), the
+    /// browser opener's answer, a pasted redirect URL, the deadline
+    /// ([`Coordinator::user_timeout`]) or a cancellation (just ask for the next effect).
+    WaitForUser {
+        /// When to give up waiting (`Now::instant` scale).
+        deadline: Option<Deadline>,
+    },
+    /// A callback was refused (forged or wrong `state`); still waiting. Tell the user.
+    CallbackRejected(Error),
+    /// The drive is over: release the store lock and wake every waiter, then poll the ticket.
+    Done,
+}
+
+/// The end-of-drive clean-up in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// The stale session is being deleted.
+    Clearing,
+    /// The store is re-read after a failed save.
+    Reloading,
+}
+
+impl<E: AdapterFailure> Coordinator<E> {
+    pub(super) fn start_drive(&mut self) {
+        self.drive = Some(DriveState::default());
+        self.cancel_requested = false;
+    }
+
+    /// The next effect of the drive in flight ([`Effect::Done`] when there is none).
+    pub fn next_effect(&mut self, now: Now) -> Effect {
+        let Some(drive) = self.drive.as_mut() else {
+            return Effect::Done;
+        };
+        if drive.ending.is_some() {
+            return self.finish(now, None);
+        }
+        loop {
+            if self.drive.as_ref().is_some_and(|d| d.aborted) {
+                return self.begin_ending(now);
+            }
+            let output = if self.backlog.is_empty() {
+                self.machine.poll_output()
+            } else {
+                Some(self.backlog.remove(0))
+            };
+            let Some(output) = output else {
+                if !self.machine.is_busy() {
+                    return self.begin_ending(now);
+                }
+                if self.cancel_requested {
+                    self.cancel_requested = false;
+                    self.machine.cancel(now);
+                    continue;
+                }
+                if self.drive_mut().browser_open {
+                    return Effect::WaitForUser {
+                        deadline: self.machine.poll_timeout(),
+                    };
+                }
+                self.record(Failure::Core(Error::InvalidCall(
+                    "the authorization flow stalled (no effect to wait for)",
+                )));
+                return self.begin_ending(now);
+            };
+            if self.cancel_requested && waits_outside(&output) && self.machine.is_busy() {
+                // Stop before the next step that waits on the outside world: the machine closes
+                // the browser step, drops the flow and keeps the session.
+                self.cancel_requested = false;
+                self.machine.cancel(now);
+                continue;
+            }
+            if let Some(effect) = self.effect_of(output) {
+                return effect;
+            }
+        }
+    }
+
+    fn effect_of(&mut self, output: Output) -> Option<Effect> {
+        let drive = self.drive.as_mut()?;
+        Some(match output {
+            Output::Fetch { id, step, request } => {
+                *self.counts.entry(step).or_insert(0) += 1;
+                drive.login_attempted |= matches!(
+                    step,
+                    Step::ResourceMetadata
+                        | Step::ServerMetadata
+                        | Step::Registration
+                        | Step::TokenExchange
+                );
+                Effect::Fetch { id, step, request }
+            }
+            Output::ListenLoopback { preferred_port } => {
+                drive.login_attempted = true;
+                Effect::Listen { preferred_port }
+            }
+            Output::OpenBrowser(request) => {
+                drive.browser_open = true;
+                self.browser_launches += 1;
+                Effect::OpenBrowser(request)
+            }
+            Output::CloseLoopback => {
+                drive.browser_open = false;
+                Effect::CloseLoopback
+            }
+            Output::LoadSession => {
+                let lock = !drive.locked;
+                drive.locked = true;
+                Effect::LoadSession { lock }
+            }
+            Output::StoreSession(session) => {
+                drive.storing = Some(session.clone());
+                Effect::StoreSession(session)
+            }
+            Output::ClearSession => Effect::ClearSession,
+            Output::Event(Event::Failed(e)) => {
+                self.record(Failure::Core(e));
+                return None;
+            }
+            Output::Event(Event::Status(s)) => {
+                self.status = s;
+                return None;
+            }
+            Output::Event(Event::CallbackRejected(e)) => Effect::CallbackRejected(e),
+            _ => return None, // other events; effects added to the machine later
+        })
+    }
+
+    // ---------------------------------------------------------------- reports
+
+    /// The answer to [`Effect::Fetch`]: the response, or why none came (sanitised by the
+    /// machine before it reaches an error).
+    pub fn fetched(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+        let input = match result {
+            Ok(response) => Input::HttpResponse { id, response },
+            Err(error) => Input::HttpFailed { id, error },
+        };
+        self.machine.handle_input(now, input);
+    }
+
+    /// The answer to [`Effect::Listen`]: the exact redirect URI, or why binding failed.
+    pub fn listening(&mut self, now: Now, result: Result<String, String>) {
+        let input = match result {
+            Ok(redirect_uri) => Input::LoopbackReady { redirect_uri },
+            Err(error) => Input::LoopbackFailed { error },
+        };
+        self.machine.handle_input(now, input);
+    }
+
+    /// The authorization response (loopback callback query, or a pasted/redirected URL).
+    pub fn callback(&mut self, now: Now, query: String) {
+        self.machine.handle_input(now, Input::Callback { query });
+    }
+
+    /// The [`Effect::WaitForUser`] deadline passed.
+    pub fn user_timeout(&mut self, now: Now) {
+        self.machine.handle_input(now, Input::Timeout);
+    }
+
+    /// The answer to [`Effect::LoadSession`].
+    pub fn session_loaded(&mut self, now: Now, result: Result<Option<Session>, E>) {
+        let ending = self.drive.as_ref().and_then(|d| d.ending);
+        match (result, ending) {
+            (Ok(session), Some(Ending::Reloading)) => self.persisted = session,
+            (Err(_), Some(Ending::Reloading)) => self.persisted = None,
+            (Ok(session), _) => {
+                self.persisted = session.clone();
+                self.machine
+                    .handle_input(now, Input::SessionLoaded(session));
+            }
+            (Err(e), _) => self.abort_with(Failure::Adapter(e)),
+        }
+    }
+
+    /// The answer to [`Effect::StoreSession`].
+    pub fn session_stored(&mut self, result: Result<(), E>) {
+        let Some(drive) = self.drive.as_mut() else {
+            return;
+        };
+        let stored = drive.storing.take();
+        match result {
+            Ok(()) => self.persisted = stored,
+            Err(e) => {
+                drive.unsaved = true;
+                self.abort_with(Failure::Adapter(e));
+            }
+        }
+    }
+
+    /// The answer to [`Effect::ClearSession`].
+    pub fn session_cleared(&mut self, result: Result<(), E>) {
+        let ending = self.drive.as_ref().and_then(|d| d.ending);
+        match (result, ending) {
+            (Ok(()), _) => self.persisted = None,
+            // A stale session the store would not delete: it is still not worth keeping here.
+            (Err(_), Some(Ending::Clearing)) => self.persisted = None,
+            (Err(e), _) => self.abort_with(Failure::Adapter(e)),
+        }
+    }
+
+    /// Ends the drive in flight at once with `failure` (the driving future was dropped, the
+    /// driver panicked): the machine returns to what the store holds and the waiters get the
+    /// failure. The adapter releases the store lock and wakes the waiters afterwards.
+    pub fn abort_drive(&mut self, now: Now, failure: Failure<E>) {
+        if self.drive.is_none() {
+            return;
+        }
+        let persisted = self.persisted.clone();
+        self.machine.reset(now, persisted);
+        self.finish(now, Some(failure));
+    }
+
+    // ---------------------------------------------------------------- end of drive
+
+    fn drive_mut(&mut self) -> &mut DriveState<E> {
+        self.drive.get_or_insert_with(DriveState::default)
+    }
+
+    /// Keeps the first failure of the drive: it is the cause, later ones its consequences.
+    fn record(&mut self, failure: Failure<E>) {
+        let drive = self.drive_mut();
+        if drive.failure.is_none() {
+            drive.failure = Some(failure);
+        }
+    }
+
+    fn abort_with(&mut self, failure: Failure<E>) {
+        self.record(failure);
+        self.drive_mut().aborted = true;
+    }
+
+    /// The machine is idle (or the drive was aborted): apply the stale-session rule, re-read
+    /// the store after a failed save, or finish.
+    fn begin_ending(&mut self, now: Now) -> Effect {
+        let wall = now.wall;
+        let persisted_is_husk = self.persisted.as_ref().is_some_and(|s| {
+            !s.has_usable_token(wall, 0)
+                && s.tokens.as_ref().is_none_or(|t| t.refresh_token.is_none())
+        });
+        let drive = self.drive_mut();
+        let stale = drive.login_attempted
+            && drive.failure.as_ref().is_some_and(Failure::is_definitive)
+            && persisted_is_husk;
+        if stale {
+            drive.ending = Some(Ending::Clearing);
+            return Effect::ClearSession;
+        }
+        if drive.unsaved {
+            drive.ending = Some(Ending::Reloading);
+            return Effect::LoadSession { lock: false };
+        }
+        self.finish(now, None)
+    }
+
+    /// Rebuilds the machine where the drive left it unusable, publishes the outcome and ends
+    /// the drive.
+    fn finish(&mut self, now: Now, forced: Option<Failure<E>>) -> Effect {
+        let drive = self.drive.take().unwrap_or_default();
+        let rebuild = drive.ending.is_some() || drive.aborted || self.machine.is_busy();
+        if rebuild && forced.is_none() {
+            let persisted = self.persisted.clone();
+            self.machine.reset(now, persisted);
+        }
+        self.status = self.machine.status().clone();
+        self.drain_idle_outputs();
+        self.generation = self.generation.wrapping_add(1);
+        self.cancel_requested = false;
+        let failure = forced.or(drive.failure);
+        self.last_failure = failure.map(|f| (self.generation, f));
+        Effect::Done
+    }
+}
+
+/// Outputs after which the drive blocks on something outside the process. Saving, deleting and
+/// events are never skipped: a session the machine already installed must reach the store.
+fn waits_outside(output: &Output) -> bool {
+    matches!(
+        output,
+        Output::Fetch { .. }
+            | Output::ListenLoopback { .. }
+            | Output::LoadSession
+            | Output::OpenBrowser(_)
+    )
+}
