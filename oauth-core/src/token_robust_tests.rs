@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::error::Fault;
+use proptest::prelude::*;
 use serde_json::json;
 
 fn refresh_answer(resp: &HttpResponse) -> Result<TokenResponse, Error> {
@@ -272,4 +273,24 @@ fn discovery_errors_name_the_url_and_the_cause() {
     );
     assert!(forbidden.to_string().ends_with("answered HTTP 403"));
     assert!(!forbidden.is_transient());
+}
+
+proptest! {
+    /// Whatever `expires_in` holds, the answer parses and the lifetime is unknown or within
+    /// 1 s ..= 365 days; anything not taken as sent comes with exactly one warning.
+    #[test]
+    fn expires_in_is_always_a_sane_lifetime(
+        number in proptest::num::f64::ANY,
+        integer in any::<i64>(),
+        text in "[ -~]{0,24}",
+    ) {
+        let number = serde_json::Number::from_f64(number).map_or(json!(null), |n| json!(n));
+        for v in [number, json!(integer), json!(text)] {
+            let t = with_expires_in(v.clone());
+            if let Some(e) = t.expires_in {
+                prop_assert!((1..=MAX_EXPIRES_IN_SECS).contains(&e), "{v}");
+            }
+            prop_assert!(t.warnings.len() <= 1, "{v}");
+        }
+    }
 }
