@@ -5,7 +5,7 @@
 //! configuration; [`Error::is_transient`] says whether trying again later may help, which is
 //! never a reason to forget a token or a session. No variant carries a secret;
 //! authorization-server text is only kept where the spec allows it to be shown (never after an
-//! `iss` mismatch, RFC 9207 §2.4 / spec-checklist I5).
+//! `iss` mismatch, RFC 9207 §2.4).
 
 use crate::http::Step;
 
@@ -38,10 +38,10 @@ pub enum Error {
         /// `error_description`, already sanitised to printable ASCII.
         description: Option<String>,
     },
-    /// The resource server answered 403 without `insufficient_scope` (spec-checklist SC7).
+    /// The resource server answered 403 without `insufficient_scope` (RFC 6750 §3.1).
     #[error("the MCP server refused access (HTTP 403) without asking for more scopes")]
     Forbidden,
-    /// The step-up budget of authorization requests is spent (spec-checklist SC6).
+    /// The step-up budget of authorization requests is spent (`Config::max_authorization_attempts`).
     #[error(
         "gave up after {attempts} authorization requests: the server keeps asking for more scope"
     )]
@@ -90,7 +90,7 @@ pub enum Error {
         /// What went wrong there.
         cause: Box<Error>,
     },
-    /// PRM `resource` does not identify this server (RFC 9728 §3.3, spec-checklist P6).
+    /// PRM `resource` does not identify this server (RFC 9728 §3.3).
     #[error("protected resource metadata is for {found:?}, not for {expected:?}")]
     ResourceMismatch {
         /// The identifier the client expected.
@@ -106,7 +106,7 @@ pub enum Error {
         /// The metadata's `issuer`.
         found: String,
     },
-    /// The AS does not advertise PKCE `S256` (spec-checklist A7 / C2).
+    /// The AS does not advertise PKCE `S256` (RFC 8414 §2, RFC 7636 §4.2).
     #[error("the authorization server does not support PKCE S256")]
     PkceUnsupported,
     /// A URL failed the [`crate::UrlPolicy`].
@@ -120,7 +120,7 @@ pub enum Error {
     /// No registration path: no pre-registered client, no usable CIMD, no registration endpoint.
     #[error("the authorization server offers no way to register this client")]
     RegistrationUnavailable,
-    /// A pre-registered client is bound to another issuer (spec-checklist R11).
+    /// A pre-registered client is bound to another issuer (`PreRegisteredClient::issuer`).
     #[error("the pre-registered client is for issuer {configured:?}, but the server uses {discovered:?}")]
     PreRegisteredIssuerMismatch {
         /// The configured issuer.
@@ -132,7 +132,7 @@ pub enum Error {
     #[error("authorization response rejected: state missing or wrong")]
     StateMismatch,
     /// The callback `iss` failed the RFC 9207 §2.4 check. The AS's error text is deliberately
-    /// dropped (spec-checklist I5).
+    /// dropped: it came from an unverified sender (RFC 9207 §2.4).
     #[error("authorization response rejected: issuer (iss) missing or wrong")]
     IssMismatch,
     /// A parameter appeared twice in the callback (OAuth 2.1 §3.1).

@@ -51,7 +51,7 @@ impl Machine {
     }
 
     /// 403 `insufficient_scope`: re-authorize with previous ∪ challenged scopes, reusing cached
-    /// metadata (SD-idx L389-397).
+    /// metadata (MCP 2025-11-25 authorization, "Scope Challenge Handling").
     pub(super) fn step_up(&mut self, now: Now, challenge: AuthChallenge) {
         let previous = self.previous_scopes();
         let wanted = scope::union(&previous, challenge.scope.as_deref().unwrap_or(&[]));
@@ -302,7 +302,7 @@ impl Machine {
                 prm_scopes.as_deref(),
             )
         } else {
-            // Re-authorization: previous ∪ challenged (SD-idx L109-112).
+            // Re-authorization: previous ∪ challenged, so no granted scope is lost.
             scope::union(&flow.scopes, &challenged)
         };
         flow.dpop_key = self.dpop_key_for(&meta);
@@ -317,7 +317,7 @@ impl Machine {
         );
         self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
-            // Spent step-up budget: fail before starting a listener (spec-checklist SC6).
+            // Spent step-up budget: fail before starting a listener.
             return self.fail(Error::StepUpLimit {
                 attempts: self.attempts,
             });

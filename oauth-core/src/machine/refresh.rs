@@ -203,8 +203,8 @@ impl Machine {
     }
 }
 
-/// `Retry-After` as delta-seconds (RFC 9110 §10.2.3). The HTTP-date form is ignored: the core
-/// reads no clock to compare it with, and the default wait applies.
+/// `Retry-After` as delta-seconds (RFC 9110 §10.2.3). The HTTP-date form is not parsed; the
+/// default wait applies to it.
 pub(super) fn retry_after_secs(resp: &HttpResponse) -> Option<u64> {
     let value = resp.header("retry-after")?.trim();
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
