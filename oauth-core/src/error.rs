@@ -1,9 +1,11 @@
-//! One error type for the whole core, sorted by who is at fault (DESIGN.md §2, h11 style).
+//! One error type for the whole core, sorted by who is at fault.
 //!
 //! [`Error::fault`] tells a host whether to blame the authorization server's decision, a remote
-//! that broke the protocol, the network, or its own configuration. No variant carries a secret;
+//! that broke the protocol, the network (or a remote that is down for now), or its own
+//! configuration; [`Error::is_transient`] says whether trying again later may help, which is
+//! never a reason to forget a token or a session. No variant carries a secret;
 //! authorization-server text is only kept where the spec allows it to be shown (never after an
-//! `iss` mismatch, RFC 9207 §2.4 / spec-checklist I5).
+//! `iss` mismatch, RFC 9207 §2.4).
 
 use crate::http::Step;
 
@@ -14,7 +16,8 @@ pub enum Fault {
     ServerRefused,
     /// A remote violated the protocol (bad JSON, wrong issuer, missing PKCE support, ...).
     Protocol,
-    /// The adapter could not move the bytes.
+    /// The adapter could not move the bytes (connection, timeout, size cap), or the remote is
+    /// unavailable for now (HTTP 5xx or 429, RFC 9110 §15.6, RFC 6585 §4): retry later.
     Transport,
     /// The caller's configuration or call sequence is wrong.
     Caller,
@@ -35,10 +38,10 @@ pub enum Error {
         /// `error_description`, already sanitised to printable ASCII.
         description: Option<String>,
     },
-    /// The resource server answered 403 without `insufficient_scope` (spec-checklist SC7).
+    /// The resource server answered 403 without `insufficient_scope` (RFC 6750 §3.1).
     #[error("the MCP server refused access (HTTP 403) without asking for more scopes")]
     Forbidden,
-    /// The step-up budget of authorization requests is spent (spec-checklist SC6).
+    /// The step-up budget of authorization requests is spent (`Config::max_authorization_attempts`).
     #[error(
         "gave up after {attempts} authorization requests: the server keeps asking for more scope"
     )]
@@ -52,8 +55,10 @@ pub enum Error {
     LoginRequired,
 
     // ---- the remote broke the protocol ----
-    /// A response had an unexpected status and no OAuth error body.
-    #[error("{step:?}: unexpected HTTP status {status}")]
+    /// A response had an unexpected status and no usable OAuth error body. A 5xx or 429 is
+    /// always this variant, whatever its body says (an OAuth error code is only definitive in a
+    /// 4xx answer, RFC 6749 §5.2), and counts as transient ([`Error::is_transient`]).
+    #[error("{}", status_message(*.step, *.status))]
     HttpStatus {
         /// The step.
         step: Step,
@@ -68,10 +73,24 @@ pub enum Error {
         /// What was wrong (never contains secret values).
         detail: String,
     },
-    /// Discovery found no protected resource metadata and no authorization server.
+    /// Discovery found no protected resource metadata and no authorization server, and no
+    /// metadata URL failed for a reason worth naming (every one answered 404).
     #[error("could not discover the authorization server for this MCP server")]
     DiscoveryFailed,
-    /// PRM `resource` does not identify this server (RFC 9728 §3.3, spec-checklist P6).
+    /// A metadata document (RFC 9728 protected-resource or RFC 8414 authorization-server
+    /// metadata) could not be used, and that ended discovery: the first real cause, with the URL
+    /// it came from. Transient when `cause` is (a 5xx, 429, transport failure or over-size
+    /// answer), which never falls back to the 2025-03-26 legacy endpoints.
+    #[error("{}", discovery_message(*.step, .url, .cause))]
+    Discovery {
+        /// [`Step::ResourceMetadata`] or [`Step::ServerMetadata`].
+        step: Step,
+        /// The metadata URL (sanitised; discovery URLs carry no secrets).
+        url: String,
+        /// What went wrong there.
+        cause: Box<Error>,
+    },
+    /// PRM `resource` does not identify this server (RFC 9728 §3.3).
     #[error("protected resource metadata is for {found:?}, not for {expected:?}")]
     ResourceMismatch {
         /// The identifier the client expected.
@@ -87,7 +106,7 @@ pub enum Error {
         /// The metadata's `issuer`.
         found: String,
     },
-    /// The AS does not advertise PKCE `S256` (spec-checklist A7 / C2).
+    /// The AS does not advertise PKCE `S256` (RFC 8414 §2, RFC 7636 §4.2).
     #[error("the authorization server does not support PKCE S256")]
     PkceUnsupported,
     /// A URL failed the [`crate::UrlPolicy`].
@@ -101,7 +120,7 @@ pub enum Error {
     /// No registration path: no pre-registered client, no usable CIMD, no registration endpoint.
     #[error("the authorization server offers no way to register this client")]
     RegistrationUnavailable,
-    /// A pre-registered client is bound to another issuer (spec-checklist R11).
+    /// A pre-registered client is bound to another issuer (`PreRegisteredClient::issuer`).
     #[error("the pre-registered client is for issuer {configured:?}, but the server uses {discovered:?}")]
     PreRegisteredIssuerMismatch {
         /// The configured issuer.
@@ -113,15 +132,24 @@ pub enum Error {
     #[error("authorization response rejected: state missing or wrong")]
     StateMismatch,
     /// The callback `iss` failed the RFC 9207 §2.4 check. The AS's error text is deliberately
-    /// dropped (spec-checklist I5).
+    /// dropped: it came from an unverified sender (RFC 9207 §2.4).
     #[error("authorization response rejected: issuer (iss) missing or wrong")]
     IssMismatch,
     /// A parameter appeared twice in the callback (OAuth 2.1 §3.1).
     #[error("authorization response rejected: parameter {0:?} repeated")]
     DuplicateParameter(String),
-    /// The token response carried an unusable token (control characters, unknown type, empty).
+    /// The token response carried an unusable token (control characters, unknown type, empty,
+    /// longer than [`crate::token::MAX_TOKEN_BYTES`]).
     #[error("token response rejected: {0}")]
     InvalidToken(String),
+    /// The token endpoint issued a DPoP-bound token (`token_type` `DPoP`) to a request that
+    /// carried no DPoP proof. Using it would send `Authorization: DPoP` without a proof, which
+    /// every resource server refuses (RFC 9449 §7.1); the token is not stored.
+    #[error("token response rejected: the authorization server issued a DPoP-bound token, but this client sent no DPoP proof (RFC 9449 §5)")]
+    UnrequestedDpopToken {
+        /// The step whose answer it was.
+        step: Step,
+    },
     /// A response exceeded [`crate::http::MAX_RESPONSE_BYTES`].
     #[error("{step:?}: response too large")]
     ResponseTooLarge {
@@ -162,12 +190,23 @@ impl Error {
             | Error::Forbidden
             | Error::StepUpLimit { .. }
             | Error::LoginRequired => Fault::ServerRefused,
-            Error::Transport { .. } | Error::AuthorizationTimeout => Fault::Transport,
+            Error::Transport { .. }
+            | Error::AuthorizationTimeout
+            | Error::ResponseTooLarge { .. } => Fault::Transport,
+            Error::HttpStatus { status, .. } if is_transient_status(*status) => Fault::Transport,
+            Error::Discovery { cause, .. } => cause.fault(),
             Error::Config(_)
             | Error::InvalidCall(_)
             | Error::PreRegisteredIssuerMismatch { .. } => Fault::Caller,
             _ => Fault::Protocol,
         }
+    }
+
+    /// True when trying again later may succeed: a transport failure, an over-size answer, an
+    /// HTTP 5xx or 429 (whatever its body says), or a discovery failure caused by one of these.
+    /// A transient failure never deletes a token or a session.
+    pub fn is_transient(&self) -> bool {
+        self.fault() == Fault::Transport
     }
 
     /// The OAuth error code, if this is an OAuth error response.
@@ -177,6 +216,71 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Something that went wrong without ending the flow, surfaced as
+/// [`Event::Warning`](crate::Event::Warning) for the host to show or log. Its text is safe to
+/// print: remote values pass through [`sanitize_remote_text`] and no secret is ever included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Warning {
+    /// A token response's `expires_in` (RFC 6749 §5.1: the lifetime in seconds) was zero,
+    /// negative, not a number or absurdly large. The token is kept, with an unknown lifetime
+    /// (used until the resource server answers 401) or a capped one; a fraction is truncated
+    /// without a warning.
+    #[error("{step:?}: expires_in {detail}")]
+    ExpiresIn {
+        /// The step whose answer it was.
+        step: Step,
+        /// What was wrong and what was done about it.
+        detail: String,
+    },
+    /// A refresh (or a machine-to-machine grant run again) failed without invalidating anything
+    /// (no `invalid_grant`): the tokens are kept, the current access token, still valid, keeps
+    /// being used, and the next attempt waits `retry_after_secs` (or until it expires).
+    #[error("could not renew the access token ({error}); the current one is still valid and stays in use, next attempt in {retry_after_secs} s")]
+    RenewalDeferred {
+        /// Why the renewal failed.
+        error: Error,
+        /// Seconds until the next attempt (bounded; a `Retry-After` answer is honoured).
+        retry_after_secs: u64,
+    },
+}
+
+/// HTTP statuses that say "not now" rather than "no": 5xx (RFC 9110 §15.6) and 429 Too Many
+/// Requests (RFC 6585 §4). An answer with one of them is transient whatever its body says.
+pub fn is_transient_status(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
+fn status_message(step: Step, status: u16) -> String {
+    if is_transient_status(status) {
+        format!("{step:?}: the server is unavailable for now (HTTP {status}); try again later")
+    } else {
+        format!("{step:?}: unexpected HTTP status {status}")
+    }
+}
+
+fn discovery_message(step: Step, url: &str, cause: &Error) -> String {
+    let document = match step {
+        Step::ResourceMetadata => "protected-resource metadata",
+        Step::ServerMetadata => "authorization-server metadata",
+        _ => "metadata",
+    };
+    let what = match cause {
+        Error::HttpStatus { status, .. } if is_transient_status(*status) => {
+            format!("answered HTTP {status} (unavailable for now; try again later)")
+        }
+        Error::HttpStatus { status, .. } => format!("answered HTTP {status}"),
+        Error::Transport { message, .. } => format!("could not be fetched: {message}"),
+        Error::ResponseTooLarge { .. } => format!(
+            "is larger than {} KiB",
+            crate::http::MAX_RESPONSE_BYTES / 1024
+        ),
+        Error::Malformed { detail, .. } => format!("is malformed: {detail}"),
+        other => format!("could not be used: {other}"),
+    };
+    format!("the {document} at {url} {what}")
 }
 
 /// Keeps only printable ASCII (RFC 6750 §3 `error_description` charset) and caps the length, so

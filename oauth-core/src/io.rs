@@ -1,6 +1,6 @@
 //! The machine's vocabulary: facts in ([`Input`]), effects out ([`Output`]) (DESIGN.md §2).
 
-use crate::error::Error;
+use crate::error::{Error, Warning};
 use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
 use crate::secret::StateToken;
 use crate::session::Session;
@@ -171,6 +171,9 @@ pub enum Event {
     CallbackRejected(Error),
     /// The flow failed; the machine is back at "authorization required".
     Failed(Error),
+    /// Something went wrong without ending the flow (an unusable `expires_in`, a renewal
+    /// deferred after a transient failure while the token is still valid): show or log it.
+    Warning(Warning),
     /// Logout finished.
     LoggedOut,
 }

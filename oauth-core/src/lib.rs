@@ -55,7 +55,7 @@ pub use config::{
     ClientConfig, Config, EnterpriseIdp, Grant, PreRegisteredClient, PrivateKeyJwt, ResourceMatch,
     ResourceParameter,
 };
-pub use error::{Error, Fault, Result};
+pub use error::{Error, Fault, Result, Warning};
 pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};
 pub use io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
 pub use machine::Machine;

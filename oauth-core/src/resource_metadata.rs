@@ -1,9 +1,9 @@
-//! Step: OAuth 2.0 Protected Resource Metadata (RFC 9728; spec-checklist P1-P9, §4.1, §6.1).
+//! Step: OAuth 2.0 Protected Resource Metadata (RFC 9728).
 //!
 //! Three pure pieces: [`candidates`] (which URLs to probe, in which order), [`request`] /
 //! [`parse`] (one probe), and [`validate_resource`] (may this document be used for this server).
 //!
-//! **Identifiers stay raw strings** (DESIGN.md §5, conformance-suite.md §8 item 1): the PRM
+//! **Identifiers stay raw strings**: the PRM
 //! `resource` and every `authorization_servers` entry are kept exactly as the JSON said and are
 //! compared byte for byte. A URL library would turn `http://localhost:P` into
 //! `http://localhost:P/`, which breaks `resource-parameter-matches-prm`, so [`crate::uri`] is
@@ -183,7 +183,7 @@ pub fn parse(response: &HttpResponse) -> Result<ProtectedResourceMetadata, Error
     })
 }
 
-/// May this PRM be used for `server_url`? (P6, RFC 9728 §3.3, spec-checklist §7 item 1.)
+/// May this PRM be used for `server_url`? (RFC 9728 §3.3.)
 ///
 /// `resource` must be an absolute http(s) URL without a fragment (RFC 9728 §1.2) and on the
 /// server's origin in every mode (the conformance `resource-mismatch` scenario serves

@@ -1,12 +1,12 @@
-//! Step: authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0; spec-checklist
-//! A1-A8, L2-L4, §4.2, §6.2).
+//! Step: authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0;
+//! MCP 2025-03-26 fallbacks).
 //!
 //! [`candidates`] lists the well-known URLs for an issuer in the MCP order, [`request`] /
 //! [`parse`] handle one probe, [`check_pkce`] enforces S256 and [`legacy_defaults`] stands in for
 //! a 2025-03-26 server that publishes no metadata at all.
 //!
 //! The `issuer` is a raw string compared byte for byte with the issuer the URL was built from
-//! (RFC 8414 §3.3, OIDC Discovery §4.3; DESIGN.md §5). URLs are spliced from the raw issuer,
+//! (RFC 8414 §3.3, OIDC Discovery §4.3). URLs are spliced from the raw issuer,
 //! never re-serialised through `url::Url`, which would add a trailing `/` to a bare origin.
 
 use crate::error::{sanitize_remote_text, Error};
@@ -176,7 +176,7 @@ pub fn parse(
 /// Refuses an AS without PKCE `S256` when `require_s256` (A7, C2; MCP S11 L603-607). An absent
 /// `code_challenge_methods_supported` refuses too: RFC 8414 §2 says "If omitted, the
 /// authorization server does not support PKCE". `require_s256 = false` is the explicit override
-/// for legacy servers (spec-checklist §7 item 4); the client still sends S256.
+/// for legacy servers; the client still sends S256.
 pub fn check_pkce(meta: &AuthorizationServerMetadata, require_s256: bool) -> Result<(), Error> {
     if require_s256 && !meta.supports_s256() {
         return Err(Error::PkceUnsupported);
@@ -186,7 +186,7 @@ pub fn check_pkce(meta: &AuthorizationServerMetadata, require_s256: bool) -> Res
 
 /// Stand-in metadata for a 2025-03-26 server without any metadata document (L3, MCP S03
 /// L157-172): issuer = the MCP origin, endpoints `/authorize`, `/token`, `/register` at that
-/// origin, PKCE S256 (cannot be verified, so assumed, spec-checklist §7 item 4), a public
+/// origin, PKCE S256 (cannot be verified, so assumed), a public
 /// client (`none`), and no `iss` advertisement. `origin` is raw `scheme://authority`.
 pub fn legacy_defaults(origin: &str) -> AuthorizationServerMetadata {
     let origin = origin.trim_end_matches('/');

@@ -3,13 +3,13 @@
 //!
 //! Also home of the pieces every other step reuses: [`error_from_response`] (the one OAuth
 //! error-body parser), the client-authentication helper used by revocation, and the tolerant
-//! response-document reader (JSON, or a form body when the AS insists, spec-checklist §6.6).
+//! response-document reader (JSON, or a form body when the AS insists).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::error::{sanitize_remote_text, Error};
+use crate::error::{is_transient_status, sanitize_remote_text, Error, Warning};
 use crate::http::{HttpRequest, HttpResponse, Step, MAX_RESPONSE_BYTES};
 use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
 use crate::session::{ClientAuthMethod, ClientRegistration, TokenSet, TokenType};
@@ -113,19 +113,32 @@ pub fn basic_authorization(client_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(pair.as_bytes()))
 }
 
+/// The longest access or refresh token accepted (bytes). The access token travels in an
+/// `Authorization` header on every MCP request, and servers refuse large header sections (HTTP
+/// 431, RFC 6585 §5; common limits are 8 to 16 KiB for all headers together); a token past
+/// this cap is refused at the token endpoint with a clear error rather than by every request.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The longest `expires_in` taken as sent: 365 days. Longer lifetimes are capped (with a
+/// [`Warning::ExpiresIn`]) so one absurd value cannot make a stored token look valid forever.
+pub const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
+
 /// A successful token response (RFC 6749 §5.1). `Debug` is safe: the tokens are secret types.
 #[derive(Debug, Clone)]
 pub struct TokenResponse {
-    /// `access_token`, already checked to be safe in an `Authorization` header (§5 item 17).
+    /// `access_token`, already checked to be safe in an `Authorization` header (RFC 6750 §2.1).
     pub access_token: AccessToken,
     /// `token_type`, matched case-insensitively (RFC 6749 §5.1).
     pub token_type: TokenType,
     /// `refresh_token`, if issued (never assumed, T6).
     pub refresh_token: Option<RefreshToken>,
-    /// `expires_in` seconds; `Some(0)` means already expired, `None` means unknown.
+    /// `expires_in` seconds, between 1 and [`MAX_EXPIRES_IN_SECS`]; `None` means unknown
+    /// (absent, or a value that could not be used: see `warnings`).
     pub expires_in: Option<u64>,
     /// The granted `scope`, if the AS said (RFC 6749 §3.3: it may differ from the request).
     pub scope: Option<String>,
+    /// What was tolerated in the answer (an unusable `expires_in`), for the host to show.
+    pub warnings: Vec<Warning>,
 }
 
 impl TokenResponse {
@@ -141,13 +154,25 @@ impl TokenResponse {
             dpop_key: None,
         }
     }
+
+    /// Refuses a DPoP-bound token (`token_type` `DPoP`) when the request carried no DPoP proof
+    /// (`proof_sent`): the client has no key it is bound to, so every use would be an
+    /// `Authorization: DPoP` header without the proof RFC 9449 §7.1 requires. A `Bearer` answer
+    /// to a request with a proof is fine (RFC 9449 §5: the AS may not support DPoP).
+    pub fn check_binding(&self, step: Step, proof_sent: bool) -> Result<(), Error> {
+        if self.token_type == TokenType::DPoP && !proof_sent {
+            return Err(Error::UnrequestedDpopToken { step });
+        }
+        Ok(())
+    }
 }
 
 /// Parses a token endpoint response for `step` (`TokenExchange` or `Refresh`).
 ///
 /// Only `200` is success (RFC 6749 §5.1); anything else goes through [`error_from_response`].
-/// A `200` body carrying `error` is still an error (spec-checklist §6.6). Field rules: see
-/// spec-checklist §6.6 and the private helpers below. Error details name fields, never values.
+/// A `200` body carrying `error` is still an error. Tokens must be visible ASCII and at most
+/// [`MAX_TOKEN_BYTES`]; `expires_in` never fails the answer (see [`TokenResponse::warnings`]).
+/// Error details name fields, never values.
 pub fn parse_token_response(resp: &HttpResponse, step: Step) -> Result<TokenResponse, Error> {
     let doc = success_document(resp, step)?;
     let access_token = required_access_token(&doc, step)?;
@@ -160,10 +185,20 @@ pub fn parse_token_response(resp: &HttpResponse, step: Step) -> Result<TokenResp
     let refresh_token = match doc.get("refresh_token") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) if s.len() > MAX_TOKEN_BYTES => {
+            return Err(too_long("refresh_token", s.len()))
+        }
         Some(Value::String(s)) => Some(RefreshToken::new(s.clone())),
         Some(_) => return Err(malformed("refresh_token is not a string")),
     };
-    let expires_in = uint_field(&doc, "expires_in", step)?;
+    let mut warnings = Vec::new();
+    let expires_in = match expires_in_field(doc.get("expires_in")) {
+        Ok(e) => e,
+        Err((e, detail)) => {
+            warnings.push(Warning::ExpiresIn { step, detail });
+            e
+        }
+    };
     let scope = match doc.get("scope") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -186,16 +221,72 @@ pub fn parse_token_response(resp: &HttpResponse, step: Step) -> Result<TokenResp
         refresh_token,
         expires_in,
         scope,
+        warnings,
     })
+}
+
+fn too_long(field: &str, len: usize) -> Error {
+    Error::InvalidToken(format!(
+        "{field} is {len} bytes long, more than the {} KiB this client accepts",
+        MAX_TOKEN_BYTES / 1024
+    ))
+}
+
+/// `expires_in` as a lifetime (RFC 6749 §5.1, "the lifetime in seconds"), never an error:
+/// servers send integers, floats (`3600.5`: truncated), digit strings (`"5250"`), zero,
+/// negatives and absurd values. `Ok` for a usable or absent value; `Err` holds what to use
+/// instead plus a warning detail: zero, negative or non-numeric → unknown (`None`), the token
+/// then lives until a 401 says otherwise; more than [`MAX_EXPIRES_IN_SECS`] → capped.
+fn expires_in_field(v: Option<&Value>) -> Result<Option<u64>, (Option<u64>, String)> {
+    let unknown = |what: &str| {
+        Err((
+            None,
+            format!("is {what}; the token lifetime is treated as unknown"),
+        ))
+    };
+    let seconds: f64 = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(u), _) => u as f64,
+            (None, Some(f)) => f,
+            (None, None) => return unknown("not a number"),
+        },
+        Some(Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && !s.trim().is_empty() => f,
+            _ => return unknown("not a number"),
+        },
+        Some(_) => return unknown("not a number"),
+    };
+    // Exact for integers up to 2^53; beyond that the cap applies anyway.
+    let whole = seconds.trunc();
+    if whole.is_nan() || whole < 1.0 {
+        return unknown(if seconds < 0.0 {
+            "negative"
+        } else if seconds == 0.0 {
+            "zero"
+        } else {
+            "less than one second"
+        });
+    }
+    if whole > MAX_EXPIRES_IN_SECS as f64 {
+        return Err((
+            Some(MAX_EXPIRES_IN_SECS),
+            format!("is more than 365 days; capped at {MAX_EXPIRES_IN_SECS} seconds"),
+        ));
+    }
+    Ok(Some(whole as u64))
 }
 
 /// The token must go into `Authorization: <scheme> <token>` verbatim, so it must be non-empty
 /// visible ASCII (RFC 9110 `field-vchar` minus obs-text): no CR/LF header injection, no spaces
-/// that would split the credentials (spec-checklist §5 item 17, RFC 6750 §2.1). RFC 6750's
+/// that would split the credentials (RFC 9110 §5.5, RFC 6750 §2.1). RFC 6750's
 /// `b64token` is narrower; other visible characters are tolerated for interop.
 fn check_access_token(token: &str) -> Result<(), Error> {
     if token.is_empty() {
         return Err(Error::InvalidToken("access_token is empty".into()));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(too_long("access_token", token.len()));
     }
     if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
         return Err(Error::InvalidToken(
@@ -222,10 +313,13 @@ fn parse_token_type(v: Option<&Value>) -> Result<TokenType, Error> {
     }
 }
 
-/// Turns any non-success response into the most specific error: a body with a string `error`
-/// (RFC 6749 §5.2, §4.1.2.1; RFC 7591 §3.2.2; RFC 7009 §2.2.1) becomes [`Error::OAuth`] with a
-/// sanitised description; anything else is [`Error::HttpStatus`]; oversize bodies are
-/// [`Error::ResponseTooLarge`]. Used by every step.
+/// Turns any non-success response into the most specific error. The status decides first: a
+/// 5xx or 429 is [`Error::HttpStatus`] (transient) whatever its body says, since OAuth error
+/// codes are answered with 400 or 401 (RFC 6749 §5.2; RFC 7591 §3.2.2; RFC 7009 §2.2.1) and a
+/// `{"error": "invalid_grant"}` from an overloaded proxy or a failing backend must not make the
+/// client forget its refresh token. Otherwise a body with a string `error` becomes
+/// [`Error::OAuth`] with a sanitised description, anything else [`Error::HttpStatus`];
+/// oversize bodies are [`Error::ResponseTooLarge`]. Used by every step.
 pub fn error_from_response(resp: &HttpResponse, step: Step) -> Error {
     if resp.body.len() > MAX_RESPONSE_BYTES {
         return Error::ResponseTooLarge { step };
@@ -234,6 +328,9 @@ pub fn error_from_response(resp: &HttpResponse, step: Step) -> Error {
         step,
         status: resp.status,
     };
+    if is_transient_status(resp.status) {
+        return status;
+    }
     match response_document(resp, step) {
         Ok(doc) => match oauth_error_in(&doc, step) {
             Ok(Some(err)) => err,
@@ -243,11 +340,9 @@ pub fn error_from_response(resp: &HttpResponse, step: Step) -> Error {
     }
 }
 
-/// The `error` member of a response document: `Ok(None)` when absent, `null` or empty;
-/// [`Error::OAuth`] when a non-empty string; `Malformed` for any other JSON type.
 /// The JSON object of a token-endpoint success (RFC 6749 §5.1; RFC 8693 §2.2.1): size cap, then
 /// status (anything but 200 goes through [`error_from_response`]), then an `error` member even
-/// in a 200 (spec-checklist §6.6).
+/// in a 200 (some servers answer errors with 200).
 pub(crate) fn success_document(
     resp: &HttpResponse,
     step: Step,
@@ -278,6 +373,8 @@ pub(crate) fn required_access_token(doc: &Map<String, Value>, step: Step) -> Res
     }
 }
 
+/// The `error` member of a response document: `Ok(None)` when absent, `null` or empty;
+/// [`Error::OAuth`] when a non-empty string; `Malformed` for any other JSON type.
 pub(crate) fn oauth_error_in(doc: &Map<String, Value>, step: Step) -> Result<Option<Error>, Error> {
     match doc.get("error") {
         None | Some(Value::Null) => Ok(None),
@@ -304,7 +401,7 @@ pub(crate) fn oauth_error_in(doc: &Map<String, Value>, step: Step) -> Result<Opt
 }
 
 /// Reads a response body as an object: JSON by default, or `application/x-www-form-urlencoded`
-/// when the `Content-Type` says so (some ASes answer in form encoding, spec-checklist §6.6).
+/// when the `Content-Type` says so (some ASes answer in form encoding).
 /// Repeated form parameters are refused (OAuth 2.1 §3.1), and form values are strings.
 pub(crate) fn response_document(
     resp: &HttpResponse,
@@ -342,7 +439,7 @@ pub(crate) fn response_document(
     }
 }
 
-/// A non-negative integer member (`expires_in`, `client_secret_expires_at`). Accepts a JSON
+/// A non-negative integer member (`client_secret_expires_at`). Accepts a JSON
 /// integer, an integral float (`3600.0`), or a string of ASCII digits (Entra ID sends
 /// `"5250"`). `null`/absent → `None`. Negative, fractional, `"3600abc"`, `"+5"`, `""` or
 /// overflowing values → `Malformed` naming the field.
@@ -385,3 +482,7 @@ pub(crate) fn uint_field(
 #[cfg(test)]
 #[path = "token_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "token_robust_tests.rs"]
+mod robust_tests;

@@ -1,5 +1,14 @@
 //! Discovery transitions: challenges, protected resource metadata (RFC 9728), authorization
 //! server metadata (RFC 8414 / OIDC), scope selection and step-up.
+//!
+//! Each metadata document has several candidate URLs, tried in order. A 404 (or 410) means
+//! "not here": the next candidate, and after the last PRM candidate the 2025-03-26 legacy
+//! endpoints at the server origin (MCP 2025-03-26 "Server Metadata Discovery"), as the
+//! specification asks of a server that has no metadata. Any other miss is remembered
+//! (`Flow::discovery_cause`) and named in the final error. A transient miss (5xx, 429, a
+//! transport failure, an over-size answer) says nothing about what the server supports, so
+//! it never leads to the legacy guess: discovery fails with that cause once the candidates
+//! are exhausted.
 
 use super::*;
 
@@ -42,7 +51,7 @@ impl Machine {
     }
 
     /// 403 `insufficient_scope`: re-authorize with previous ∪ challenged scopes, reusing cached
-    /// metadata (SD-idx L389-397).
+    /// metadata (MCP 2025-11-25 authorization, "Scope Challenge Handling").
     pub(super) fn step_up(&mut self, now: Now, challenge: AuthChallenge) {
         let previous = self.previous_scopes();
         let wanted = scope::union(&previous, challenge.scope.as_deref().unwrap_or(&[]));
@@ -127,15 +136,23 @@ impl Machine {
         index: usize,
         result: Result<HttpResponse, String>,
     ) {
+        let step = Step::ResourceMetadata;
         let parsed = match result {
             Ok(resp) => prm::parse(&resp),
-            Err(_) => Err(Error::DiscoveryFailed),
+            Err(message) => Err(Error::Transport { step, message }),
         };
         let doc = match parsed {
             Ok(doc) => doc,
-            // 404, other statuses, bad bodies, network errors: try the next well-known URI (P4).
-            Err(_) => return self.fetch_prm(now, flow, candidates, index + 1),
+            // Whatever the miss, the next well-known URI may still have the document
+            // (RFC 9728 §3.1 path-based, then root); the miss is remembered.
+            Err(e) => {
+                let url = candidates.get(index).map_or("", |c| c.url.as_str());
+                note_miss(&mut flow, step, url, e);
+                return self.fetch_prm(now, flow, candidates, index + 1);
+            }
         };
+        // Found: earlier misses of other candidates no longer matter.
+        flow.discovery_cause = None;
         let source = candidates.get(index).map(|c| c.source);
         if let Some(source) = source {
             if let Err(e) =
@@ -163,10 +180,14 @@ impl Machine {
         }
     }
 
-    /// No PRM anywhere: 2025-03-26 servers put the AS at the server origin (spec-checklist L2).
+    /// No PRM anywhere: 2025-03-26 servers put the AS at the server origin (MCP 2025-03-26
+    /// "Server Metadata Discovery"), unless a candidate failed transiently.
     pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
+        if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
+            return self.fail(cause);
+        }
         if !self.config.legacy_discovery {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         }
         let Some(origin) = prm::origin(&self.server) else {
             return self.fail(Error::DiscoveryFailed);
@@ -186,14 +207,17 @@ impl Machine {
         index: usize,
     ) {
         let Some(url) = candidates.get(index) else {
+            let mut flow = flow;
+            if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
+                return self.fail(cause);
+            }
             if flow.legacy {
-                // L3: no metadata at all → default endpoints at the origin.
-                let meta = asm::legacy_defaults(&flow.issuer);
-                let mut flow = flow;
-                flow.meta = Some(meta);
+                // No metadata at all → default endpoints at the origin (MCP 2025-03-26
+                // "Fallbacks for Servers without Metadata Discovery").
+                flow.meta = Some(asm::legacy_defaults(&flow.issuer));
                 return self.after_metadata(now, flow);
             }
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         };
         if let Err(e) = self.config.url_policy.check(url) {
             return self.fail(e);
@@ -215,15 +239,24 @@ impl Machine {
         index: usize,
         result: Result<HttpResponse, String>,
     ) {
+        let step = Step::ServerMetadata;
         let parsed = match result {
             Ok(resp) => asm::parse(&resp, &flow.issuer),
-            Err(_) => Err(Error::DiscoveryFailed),
+            Err(message) => Err(Error::Transport { step, message }),
         };
         let meta = match parsed {
             Ok(meta) => meta,
             // An issuer mismatch is a hard failure for this issuer (RFC 8414 §3.3).
             Err(e @ Error::IssuerMismatch { .. }) => return self.fail(e),
-            Err(_) => return self.fetch_meta(now, flow, candidates, index + 1),
+            Err(e) => {
+                note_miss(
+                    &mut flow,
+                    step,
+                    candidates.get(index).map_or("", String::as_str),
+                    e,
+                );
+                return self.fetch_meta(now, flow, candidates, index + 1);
+            }
         };
         if let Err(e) = self.check_metadata(&meta) {
             return self.fail(e);
@@ -269,7 +302,7 @@ impl Machine {
                 prm_scopes.as_deref(),
             )
         } else {
-            // Re-authorization: previous ∪ challenged (SD-idx L109-112).
+            // Re-authorization: previous ∪ challenged, so no granted scope is lost.
             scope::union(&flow.scopes, &challenged)
         };
         flow.dpop_key = self.dpop_key_for(&meta);
@@ -284,7 +317,7 @@ impl Machine {
         );
         self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
-            // Spent step-up budget: fail before starting a listener (spec-checklist SC6).
+            // Spent step-up budget: fail before starting a listener.
             return self.fail(Error::StepUpLimit {
                 attempts: self.attempts,
             });
@@ -292,5 +325,33 @@ impl Machine {
         self.last_issuer = Some(flow.issuer.clone());
         self.set_status(AuthStatus::Working);
         self.listen(flow);
+    }
+}
+
+/// Remembers why the metadata candidate `url` gave nothing. 404 and 410 are the plain "not
+/// here" answers (RFC 9728 §3.1, RFC 8414 §3.1 probe by GET) and are not worth naming; any
+/// other miss becomes an [`Error::Discovery`] naming the URL. The first transient miss wins
+/// over earlier non-transient ones, since it is the one that stops the legacy fallback.
+fn note_miss(flow: &mut Flow, step: Step, url: &str, error: Error) {
+    if matches!(
+        error,
+        Error::HttpStatus {
+            status: 404 | 410,
+            ..
+        }
+    ) {
+        return;
+    }
+    let named = Error::Discovery {
+        step,
+        url: sanitize_remote_text(url),
+        cause: Box::new(error),
+    };
+    let replace = match &flow.discovery_cause {
+        None => true,
+        Some(earlier) => !earlier.is_transient() && named.is_transient(),
+    };
+    if replace {
+        flow.discovery_cause = Some(named);
     }
 }

@@ -294,10 +294,17 @@ impl Machine {
         mut flow: Flow,
         result: Result<HttpResponse, String>,
     ) {
-        let parsed = token_answer(result, Step::TokenExchange);
-        let response = match parsed {
+        let retry_after = result
+            .as_ref()
+            .ok()
+            .and_then(super::refresh::retry_after_secs);
+        let proof_sent = flow.dpop_key.is_some();
+        let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
             Ok(r) => r,
-            Err(e) => return self.fail(e),
+            // A refusal is surfaced as it is (no retry); anything else, while the previous
+            // grant's token is still valid, only defers the renewal (refresh.rs).
+            Err(e) if e.oauth_code().is_some() => return self.fail(e),
+            Err(e) => return self.renewal_failed(now, e, retry_after),
         };
         // A workload-identity grant may run without any client registration: the session then
         // records an anonymous pre-registered client bound to the issuer.

@@ -238,8 +238,8 @@ impl Machine {
         mut flow: Flow,
         result: Result<HttpResponse, String>,
     ) {
-        let parsed = token_answer(result, Step::TokenExchange);
-        let response = match parsed {
+        let proof_sent = flow.dpop_key.is_some();
+        let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
             Ok(r) => r,
             Err(e) => {
                 let reused_dcr = flow.reused_registration && !flow.reregistered;

@@ -91,6 +91,10 @@ pub struct Machine {
     last_grant: Option<GrantKind>,
     /// The issuer of the latest flow, so a failed login can still name the AS host.
     last_issuer: Option<String>,
+    /// Wall time before which no renewal is tried again: a refresh or machine grant failed
+    /// without invalidating anything while the access token was still valid (refresh.rs
+    /// `renewal_failed`), so that token keeps being handed out until then.
+    renewal_not_before: Option<u64>,
 }
 
 /// The in-progress login: what discovery found so far.
@@ -109,6 +113,10 @@ struct Flow {
     reused_registration: bool,
     /// The DPoP key for the tokens this flow obtains (RFC 9449), when DPoP is in use.
     dpop_key: Option<crate::secret::DpopPrivateKey>,
+    /// Why a metadata URL gave nothing, other than 404 (discovery.rs `note_miss`): the first
+    /// transient cause, else the first other one. Reported when discovery ends without a
+    /// document; a transient one also rules out the 2025-03-26 legacy fallback.
+    discovery_cause: Option<Error>,
 }
 
 /// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
@@ -232,6 +240,7 @@ impl Machine {
             as_nonce: None,
             rs_nonce: None,
             last_grant: None,
+            renewal_not_before: None,
         }
     }
 
@@ -297,6 +306,10 @@ impl Machine {
             return HeaderState::Pending;
         }
         let expired = tokens.expires_within(now.wall, 0);
+        if !expired && self.renewal_not_before.is_some_and(|at| now.wall < at) {
+            // The last renewal failed for a passing reason: use the still-valid token.
+            return HeaderState::Ready(tokens.authorization_header());
+        }
         if tokens.refresh_token.is_some() {
             self.start_refresh(now, false);
             HeaderState::Pending
@@ -640,16 +653,6 @@ impl std::fmt::Debug for Machine {
 }
 
 /// The host for status display (lowercased, IPv6 in brackets); never used as an identifier.
-/// A token-endpoint answer: the adapter's transport failure, or the parsed response.
-fn token_answer(
-    result: Result<HttpResponse, String>,
-    step: Step,
-) -> Result<token::TokenResponse, Error> {
-    result
-        .map_err(|message| Error::Transport { step, message })
-        .and_then(|resp| token::parse_token_response(&resp, step))
-}
-
 fn host_of(url: &str) -> Option<String> {
     Some(
         crate::uri::parse(url)

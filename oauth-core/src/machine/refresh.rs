@@ -1,6 +1,20 @@
-//! Refresh (single flight, re-read under the store lock) and logout (RFC 7009) transitions.
+//! Refresh (single flight, re-read under the store lock) and logout (RFC 7009) transitions,
+//! and what every token-endpoint answer goes through ([`Machine::accept_tokens`]).
+//!
+//! Only a definitive refusal forgets a refresh token: `invalid_grant` (RFC 6749 §5.2: the
+//! grant "is invalid, expired, revoked") or `invalid_client` (the registration is gone), both
+//! only ever read from a non-5xx, non-429 answer (token.rs `error_from_response`). A 5xx, a
+//! 429, a timeout, garbage, or any other error code keeps every token; while the access token
+//! is still valid it keeps being used and the renewal is retried later.
 
 use super::*;
+use crate::error::Warning;
+
+/// How long a failed renewal waits before the next attempt when the server gave no
+/// `Retry-After` (RFC 9110 §10.2.3), and the bounds applied to one it gave.
+const RENEWAL_RETRY_SECS: u64 = 30;
+const RENEWAL_RETRY_MIN_SECS: u64 = 5;
+const RENEWAL_RETRY_MAX_SECS: u64 = 300;
 
 impl Machine {
     // ---------------------------------------------------------------- refresh
@@ -88,8 +102,12 @@ impl Machine {
         let Some(mut session) = self.session.clone() else {
             return;
         };
-        let parsed = token_answer(result, Step::Refresh);
-        match parsed {
+        let retry_after = result.as_ref().ok().and_then(retry_after_secs);
+        let proof_sent = session
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.dpop_key.is_some());
+        match self.accept_tokens(result, Step::Refresh, proof_sent) {
             Ok(response) => {
                 let previous_rt = session
                     .tokens
@@ -104,9 +122,9 @@ impl Machine {
                 session.tokens = Some(tokens);
                 self.install_session(session);
             }
-            Err(e) if e.oauth_code().is_some() => {
-                // invalid_grant and friends: the refresh token is dead. Drop the tokens (and a DCR
-                // client the AS no longer knows), keep the rest, and log in again.
+            Err(e) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => {
+                // The refresh token is dead. Drop the tokens (and a DCR client the AS no longer
+                // knows), keep the rest, and log in again.
                 session.tokens = None;
                 if e.oauth_code() == Some("invalid_client")
                     && session.client.kind == ClientKind::Dynamic
@@ -118,11 +136,56 @@ impl Machine {
                 self.session = Some(session);
                 self.begin_discovery(now, AuthChallenge::default(), previous);
             }
-            Err(e) => {
-                // Network or protocol trouble: keep the session intact and report.
-                self.fail(e);
-            }
+            // Network or protocol trouble, or an error that does not condemn the refresh
+            // token: keep the session intact.
+            Err(e) => self.renewal_failed(now, e, retry_after),
         }
+    }
+
+    /// A refresh or machine-grant renewal failed without invalidating anything. While the
+    /// current access token has not expired, the flow ends quietly: a warning, the token stays
+    /// in use ([`Machine::authorization_header`] hands it out) and the next attempt waits
+    /// `retry_after` seconds (bounded), so a struggling server is not hit on every call.
+    /// Without a valid token the failure is reported as usual; nothing is deleted either way.
+    pub(super) fn renewal_failed(&mut self, now: Now, error: Error, retry_after: Option<u64>) {
+        let valid = self
+            .session
+            .as_ref()
+            .and_then(|s| s.tokens.as_ref())
+            .is_some_and(|t| !t.expires_within(now.wall, 0));
+        if !valid {
+            return self.fail(error);
+        }
+        let wait = retry_after
+            .unwrap_or(RENEWAL_RETRY_SECS)
+            .clamp(RENEWAL_RETRY_MIN_SECS, RENEWAL_RETRY_MAX_SECS);
+        self.renewal_not_before = Some(now.wall.saturating_add(wait));
+        self.state = State::Idle;
+        self.emit(Output::Event(Event::Warning(Warning::RenewalDeferred {
+            error,
+            retry_after_secs: wait,
+        })));
+        self.set_status(AuthStatus::Authorized);
+    }
+
+    /// A token-endpoint answer: the adapter's transport failure, or the parsed response, which
+    /// must not be DPoP-bound unless a proof was sent (RFC 9449 §5). Tolerated oddities
+    /// (`expires_in`) are emitted as warnings here; success clears the renewal back-off.
+    pub(super) fn accept_tokens(
+        &mut self,
+        result: Result<HttpResponse, String>,
+        step: Step,
+        proof_sent: bool,
+    ) -> Result<token::TokenResponse, Error> {
+        let mut response = result
+            .map_err(|message| Error::Transport { step, message })
+            .and_then(|resp| token::parse_token_response(&resp, step))?;
+        response.check_binding(step, proof_sent)?;
+        for warning in std::mem::take(&mut response.warnings) {
+            self.emit(Output::Event(Event::Warning(warning)));
+        }
+        self.renewal_not_before = None;
+        Ok(response)
     }
 
     pub(super) fn next_revocation(&mut self, mut remaining: Vec<HttpRequest>) {
@@ -138,4 +201,14 @@ impl Machine {
         self.emit(Output::Event(Event::LoggedOut));
         self.set_status(AuthStatus::AuthorizationRequired { server_host: None });
     }
+}
+
+/// `Retry-After` as delta-seconds (RFC 9110 §10.2.3). The HTTP-date form is not parsed; the
+/// default wait applies to it.
+pub(super) fn retry_after_secs(resp: &HttpResponse) -> Option<u64> {
+    let value = resp.header("retry-after")?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(value.parse::<u64>().unwrap_or(u64::MAX))
 }

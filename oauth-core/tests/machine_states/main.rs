@@ -36,6 +36,17 @@ pub(crate) fn fail_lines(err: Error, back_to: AuthStatus) -> Vec<String> {
     ]
 }
 
+/// The warning of a renewal deferred after `err`, the next attempt in `secs` seconds.
+pub(crate) fn deferred(err: Error, secs: u64) -> String {
+    format!(
+        "warning {:?}",
+        mcp_oauth_core::Warning::RenewalDeferred {
+            error: err,
+            retry_after_secs: secs,
+        }
+    )
+}
+
 /// `CloseLoopback` followed by [`fail_lines`].
 pub(crate) fn close_and_fail(err: Error, back_to: AuthStatus) -> Vec<String> {
     let mut v = vec!["close-loopback".to_string()];
@@ -105,6 +116,8 @@ pub(crate) fn assert_listener_up_at_every_browser_step(log: &[Output]) {
 }
 
 mod authorized;
+mod bad_days;
+mod bad_discovery;
 mod exchanging_code;
 mod failed_login_status;
 mod fetching_meta;

@@ -95,11 +95,15 @@ fn transport_failure_keeps_the_session_and_tokens() {
     let mut at = Scenario::new().refreshing();
     let before = at.machine.session().map(|s| s.to_json());
     let out = at.fail_fetch("connection reset");
+    // The access token is still valid: the renewal is only deferred (bad_days.rs has more).
     let err = Error::Transport {
         step: Step::Refresh,
         message: "connection reset".into(),
     };
-    assert_eq!(describe_all(&out), fail_lines(err, AuthStatus::Authorized));
+    assert_eq!(
+        describe_all(&out),
+        [deferred(err, 30), status(AuthStatus::Authorized)]
+    );
     assert_eq!(at.machine.session().map(|s| s.to_json()), before);
     assert!(at.store.as_ref().is_some_and(|s| s.tokens.is_some()));
     assert_eq!(at.header(), format!("Bearer {ACCESS_TOKEN}"));
@@ -135,6 +139,9 @@ fn server_error_without_oauth_body_keeps_the_session() {
         step: Step::Refresh,
         status: 503,
     };
-    assert_eq!(describe_all(&out), fail_lines(err, AuthStatus::Authorized));
+    assert_eq!(
+        describe_all(&out),
+        [deferred(err, 30), status(AuthStatus::Authorized)]
+    );
     assert!(at.machine.session().is_some_and(|s| s.tokens.is_some()));
 }

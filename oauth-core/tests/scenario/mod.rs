@@ -596,6 +596,7 @@ pub fn describe(o: &Output) -> String {
         Output::Event(Event::CallbackRejected(e)) => format!("callback-rejected {e:?}"),
         Output::Event(Event::Failed(e)) => format!("failed {e:?}"),
         Output::Event(Event::LoggedOut) => "logged-out".into(),
+        Output::Event(Event::Warning(w)) => format!("warning {w:?}"),
         other => format!("other {other:?}"),
     }
 }

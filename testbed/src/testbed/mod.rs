@@ -15,6 +15,7 @@ mod auth_server;
 mod authorize;
 mod client_auth;
 mod config;
+mod hostile;
 mod log;
 mod mcp_wire;
 mod registration;
@@ -42,6 +43,7 @@ mod tests_violations;
 use mcp_oauth_core::{HttpRequest, HttpResponse};
 
 use auth_server::AuthServer;
+use hostile::Hostile;
 use resource_server::ResourceServer;
 use tokens::{Ctx, Store};
 use util::{is_form, is_json, split_url};
@@ -50,6 +52,7 @@ pub use config::{
     ChallengeScheme, Consent, ExpectedScope, IssMode, MetadataForm, PreRegistration, PrmLocation,
     TestbedConfig, WireMode,
 };
+pub use hostile::HostileTarget;
 pub use log::{LoggedRequest, RequestKind};
 pub use mcp_wire::{
     parse_sse, rpc_error, select_wire, sse_event, tools, Wire, ADMIN_TOOL,
@@ -72,6 +75,7 @@ pub struct Testbed {
     store: Store,
     violations: Vec<String>,
     log: Vec<LoggedRequest>,
+    hostile: Hostile,
 }
 
 impl std::fmt::Debug for Testbed {
@@ -118,6 +122,7 @@ impl Testbed {
             store: Store::default(),
             violations: Vec::new(),
             log: Vec::new(),
+            hostile: Hostile::default(),
         }
     }
 
@@ -144,6 +149,22 @@ impl Testbed {
             self.record(req, RequestKind::Other, &resp);
             return resp;
         };
+        let custom = match &self.config.prm_location {
+            PrmLocation::Custom(p) => Some(p.as_str()),
+            _ => None,
+        };
+        let known = parts.origin == self.mcp_origin
+            || parts.origin == self.as1.origin
+            || self.as2.as_ref().is_some_and(|a| a.origin == parts.origin);
+        let kind = if known {
+            RequestKind::classify(parts.origin == self.mcp_origin, parts.path, custom)
+        } else {
+            RequestKind::Other
+        };
+        if let Some(resp) = self.hostile.answer(kind, req) {
+            self.record(req, kind, &resp);
+            return resp;
+        }
         let mut ctx = Ctx {
             now: now_wall,
             store: &mut self.store,
@@ -164,18 +185,6 @@ impl Testbed {
             }
         }
         let resp = resp.unwrap_or_else(util::not_found);
-        let custom = match &self.config.prm_location {
-            PrmLocation::Custom(p) => Some(p.as_str()),
-            _ => None,
-        };
-        let known = parts.origin == self.mcp_origin
-            || parts.origin == self.as1.origin
-            || self.as2.as_ref().is_some_and(|a| a.origin == parts.origin);
-        let kind = if known {
-            RequestKind::classify(parts.origin == self.mcp_origin, parts.path, custom)
-        } else {
-            RequestKind::Other
-        };
         self.record(req, kind, &resp);
         resp
     }
@@ -363,6 +372,18 @@ impl Testbed {
         for t in self.store.refresh.values_mut() {
             t.revoked = true;
         }
+    }
+
+    /// Hostile mode: from now on, requests matching `target` get `response` instead of the
+    /// testbed's own answer (logged as usual, never reaching the servers, so no grant changes).
+    /// Replaces an earlier hostile answer for the same target.
+    pub fn answer_hostile(&mut self, target: HostileTarget, response: HttpResponse) {
+        self.hostile.set(target, response);
+    }
+
+    /// Ends hostile mode: every request is answered by the servers again.
+    pub fn calm(&mut self) {
+        self.hostile.clear();
     }
 
     /// Points PRM `authorization_servers` at `issuer` (the migration flip, by hand); tokens from
