@@ -106,6 +106,15 @@ fn duplicate_store_error(e: &StoreError) -> StoreError {
         },
         StoreError::Keychain(m) => StoreError::Keychain(m.clone()),
         StoreError::Timeout(d) => StoreError::Timeout(*d),
+        StoreError::LockTimeout {
+            path,
+            holder_pid,
+            timeout,
+        } => StoreError::LockTimeout {
+            path: path.clone(),
+            holder_pid: *holder_pid,
+            timeout: *timeout,
+        },
         StoreError::InvalidKey { key, reason } => StoreError::InvalidKey {
             key: key.clone(),
             reason,

@@ -63,7 +63,7 @@ mod paste;
 
 pub use store::{
     open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,
-    StoreError, StoreKind, StoreLock,
+    StoreError, StoreKind, StoreLock, StoredEntry,
 };
 
 #[cfg(feature = "http")]
