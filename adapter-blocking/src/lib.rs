@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod launch;
+pub mod paste_line;
 pub mod store;
 
 #[cfg(feature = "http")]

@@ -221,7 +221,8 @@ mod tests {
                 holder_pid,
                 ..
             }) => assert_eq!(holder_pid, Some(std::process::id())),
-            other => panic!("expected LockTimeout, got {other:?}"),
+            Err(other) => panic!("expected LockTimeout, got {other:?}"),
+            Ok(_) => panic!("a held key was acquired twice"),
         }
         let _other = locks.acquire("other", Duration::ZERO).expect("independent");
         drop(held);
