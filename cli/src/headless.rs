@@ -73,7 +73,10 @@ pub fn run(url: &str) -> i32 {
     match browse(url) {
         Ok(_) => crate::exit::OK,
         Err(e) => {
-            eprintln!("mcp-oauth __headless-browser: {}", one_line(&e));
+            eprintln!(
+                "mcp-oauth __headless-browser: {}",
+                crate::term::field(&one_line(&e))
+            );
             crate::exit::FAILURE
         }
     }

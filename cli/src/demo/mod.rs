@@ -143,7 +143,9 @@ pub fn run(args: &DemoArgs, ui: &Ui, json: bool) -> i32 {
     let mut demo = match Demo::start(args) {
         Ok(demo) => demo,
         Err(e) => {
-            eprintln!("mcp-oauth demo: cannot start the embedded servers: {e}");
+            crate::term::note(&format!(
+                "mcp-oauth demo: cannot start the embedded servers: {e}"
+            ));
             return exit::FAILURE;
         }
     };
