@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::args::CallArgs;
 use crate::commands::{log_counts, Ctx};
-use crate::exit::{one_line, CliError};
+use crate::exit::CliError;
 use crate::setup;
 use crate::term::{capped_field, MAX_RPC_MESSAGE};
 use crate::ui::print_line;
@@ -115,10 +115,12 @@ fn exchange(
     })
 }
 
-/// The server's text on one line, capped at [`MAX_RPC_MESSAGE`] characters and made safe for
-/// the terminal: a server's stack trace or escape sequences must not flood or drive it.
+/// The server's text on one line (whitespace runs, line breaks included, become one space),
+/// capped at [`MAX_RPC_MESSAGE`] characters, other controls shown escaped: a server's stack
+/// trace or escape sequences must neither flood nor drive the terminal.
 fn rpc_message(text: &str) -> String {
-    capped_field(&one_line(text), MAX_RPC_MESSAGE)
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    capped_field(&flat, MAX_RPC_MESSAGE)
 }
 
 #[cfg(test)]
@@ -136,10 +138,11 @@ mod tests {
         );
         assert!(shown.ends_with('…'), "{shown}");
         assert!(
-            shown.chars().count() <= MAX_RPC_MESSAGE + 1,
-            "{}",
-            shown.len()
+            shown.starts_with("\\u001b]0;pwned\\u0007boom xxx"),
+            "{shown}"
         );
+        // 512 characters of the message: the 15 before the x's, then the x's.
+        assert_eq!(shown.matches('x').count(), MAX_RPC_MESSAGE - 15, "{shown}");
         assert_eq!(rpc_message("Method not found"), "Method not found");
     }
 
