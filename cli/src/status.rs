@@ -149,25 +149,26 @@ pub fn scope_list(scopes: &[String], empty: &str) -> String {
 }
 
 /// An entry that cannot be read, with what is wrong (the error names the file or keychain
-/// entry) and how to get going again.
+/// entry and, for a wrong mode or a link, what to do) and how to get going again.
 pub fn broken(key: Option<&str>, error: &StoreError) -> String {
     let fix = match (error, key) {
-        (StoreError::Corrupt { .. }, Some(key)) => format!(
+        (StoreError::Corrupt { .. }, Some(key)) => Some(format!(
             "`mcp-oauth login {}` replaces it and keeps a .corrupt copy",
             field(key)
-        ),
+        )),
         (StoreError::Corrupt { .. }, None) => {
-            "move the file away, then log in again to its server".to_owned()
+            Some("move the file away, then log in again to its server".to_owned())
         }
         (StoreError::UnsupportedVersion(_), _) => {
-            "use the newer mcp-oauth that wrote it, or log out with it".to_owned()
+            Some("use the newer mcp-oauth that wrote it, or log out with it".to_owned())
         }
-        _ => "see the problem above; the session is left as it is".to_owned(),
+        _ => None,
     };
     format!(
-        "{} (unreadable)\n  problem: {}\n  fix:     {fix}\n",
+        "{} (unreadable)\n  problem: {}\n{}",
         key.map_or_else(|| "unknown server".to_owned(), field),
         field(&one_line(&error.to_string())),
+        fix.map(|f| format!("  fix:     {f}\n")).unwrap_or_default(),
     )
 }
 
@@ -274,5 +275,41 @@ mod tests {
         assert_eq!(expiry(Some(5), 5), "expired 0s ago");
         assert_eq!(expiry(Some(5), 5 + 3 * 86_400 + 7200), "expired 3d 2h ago");
         assert_eq!(expiry(Some(10), 1), "expires in 9s");
+    }
+
+    #[test]
+    fn server_strings_are_inert_and_unreadable_entries_say_what_and_how() {
+        let mut s = session();
+        s.issuer = "https://as.example.com\u{1b}[2J".into();
+        s.scopes = vec!["a\u{9b}31m".into(), "b\nforged: line".into()];
+        let text = human(&s, "keychain", 10_000_000);
+        assert!(
+            text.contains("issuer:  https://as.example.com\\u001b[2J"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scopes:  a\\u009b31m b\\u000aforged: line"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 6, "{text}");
+
+        let corrupt = StoreError::Corrupt {
+            location: "/s/x.json".into(),
+            detail: "truncated JSON at line 1 column 60".into(),
+        };
+        assert_eq!(
+            broken(Some("https://x.example/mcp"), &corrupt),
+            "https://x.example/mcp (unreadable)\n  problem: stored session at /s/x.json is \
+             corrupt: truncated JSON at line 1 column 60\n  fix:     `mcp-oauth login \
+             https://x.example/mcp` replaces it and keeps a .corrupt copy\n"
+        );
+        let link = StoreError::InsecurePermissions {
+            path: "/s/y.json".into(),
+            reason: "is a symbolic link".into(),
+        };
+        assert_eq!(
+            broken(None, &link),
+            "unknown server (unreadable)\n  problem: refusing /s/y.json: is a symbolic link\n"
+        );
     }
 }

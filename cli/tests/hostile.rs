@@ -149,3 +149,21 @@ fn a_huge_hostile_json_rpc_error_is_capped_and_inert() {
     // 512 characters of the message, some expanded to six-character escapes, plus the prefix.
     assert!(line.chars().count() < 700, "{} chars", line.chars().count());
 }
+
+#[test]
+fn client_metadata_output_is_inert_json() {
+    let env = Env::new(TestbedConfig::default());
+    let name = "app \u{1b}]0;pwned\u{7} \u{9b}2J \u{202e}x";
+    let run = env.run(&[
+        "client-metadata",
+        "https://app.example/cimd.json",
+        "--redirect-port",
+        "5000",
+        "--client-name",
+        name,
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_inert("client-metadata", &run);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("a JSON document");
+    assert_eq!(doc["client_name"], name);
+}
