@@ -1,5 +1,5 @@
 //! [`AdapterError`]: the core's error plus what only an adapter can get wrong (store, network,
-//! sockets, cancellation). DESIGN.md §2: the core's error says whose fault it was; this wrapper
+//! sockets, cancellation). The core's error says whose fault it was; this wrapper
 //! adds the IO side without hiding the core variant. The tokio adapter re-exports this same type
 //! (it is compiled without the `http` feature), so hosts can switch adapters without touching
 //! their error handling.

@@ -9,7 +9,7 @@
 //!
 //! Every step prints one line with what went over the wire, counted from the testbed's request
 //! log, and each step asserts its exact counts: a wrong count is a failed step, because the
-//! counts are the point (DESIGN.md §2: a restart needs zero discovery; one refresh, not two).
+//! counts are the point (a restart needs zero discovery; one refresh, not two).
 
 mod steps;
 
