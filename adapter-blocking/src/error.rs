@@ -1,5 +1,5 @@
 //! [`AdapterError`]: the core's error plus what only an adapter can get wrong (store, network,
-//! sockets, cancellation). DESIGN.md §2: the core's error says whose fault it was; this wrapper
+//! sockets, cancellation). The core's error says whose fault it was; this wrapper
 //! adds the IO side without hiding the core variant. The tokio adapter re-exports this same type
 //! (it is compiled without the `http` feature), so hosts can switch adapters without touching
 //! their error handling.
@@ -119,6 +119,15 @@ fn duplicate_store_error(e: &StoreError) -> StoreError {
         },
         StoreError::Keychain(m) => StoreError::Keychain(m.clone()),
         StoreError::Timeout(d) => StoreError::Timeout(*d),
+        StoreError::LockTimeout {
+            path,
+            holder_pid,
+            timeout,
+        } => StoreError::LockTimeout {
+            path: path.clone(),
+            holder_pid: *holder_pid,
+            timeout: *timeout,
+        },
         StoreError::InvalidKey { key, reason } => StoreError::InvalidKey {
             key: key.clone(),
             reason,

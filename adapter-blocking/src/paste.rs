@@ -1,18 +1,18 @@
 //! The paste fallback: a headless user copies the URL the browser was redirected to and pastes
-//! it on stdin (ecosystem.md: SSH sessions, containers and WSL need it).
+//! it on stdin (SSH sessions, containers and WSL have no browser the loopback redirect reaches).
 //!
 //! A blocking read of stdin cannot be cancelled, so one dedicated thread, started the first
 //! time pasting is needed, reads lines for the life of the process and hands each to whoever is
 //! subscribed at that moment (a waiting login sends it over the same channel as loopback
 //! callbacks); lines typed while nobody waits are dropped. Hosts that speak a protocol on stdin
-//! turn pasting off (`Options::paste_from_stdin`).
+//! turn pasting off (`Options::paste_from_stdin`). Lines are read with a bound
+//! ([`crate::paste_line`]), so a huge paste is dropped as it streams past, never buffered.
 
 use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once, OnceLock, PoisonError};
 
-/// Lines longer than this are not redirect URLs (the core's callback parser caps far lower).
-const MAX_LINE: usize = 16 * 1024;
+use crate::paste_line::{read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE};
 
 type Subscriber = Box<dyn Fn(String) + Send>;
 
@@ -80,18 +80,7 @@ pub(crate) fn subscribe_stdin(deliver: impl Fn(String) + Send + 'static) -> Subs
     READER.call_once(|| {
         let spawned = std::thread::Builder::new()
             .name("mcp-oauth-stdin".into())
-            .spawn(move || {
-                let stdin = std::io::stdin();
-                let mut lock = stdin.lock();
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match lock.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => hub.publish(&String::from_utf8_lossy(&buf)),
-                    }
-                }
-            });
+            .spawn(move || pump(&mut std::io::stdin().lock(), hub, |n| eprintln!("{n}")));
         if spawned.is_err() {
             eprintln!("mcp-oauth: cannot read stdin for a pasted redirect URL");
         }
@@ -99,10 +88,22 @@ pub(crate) fn subscribe_stdin(deliver: impl Fn(String) + Send + 'static) -> Subs
     subscription
 }
 
+/// Publishes every line of `input` until it ends or fails; an oversized line is dropped with
+/// `notice` (the reading goes on).
+fn pump(input: &mut dyn BufRead, hub: &Hub, notice: impl Fn(&str)) {
+    let mut buf = Vec::new();
+    while let Ok(Some(line)) = read_bounded_line(input, MAX_PASTE_LINE, &mut buf) {
+        match line {
+            PastedLine::Line(line) => hub.publish(&line),
+            PastedLine::TooLong => notice(&too_long_notice()),
+        }
+    }
+}
+
 /// The line as a candidate redirect URL: trimmed, non-empty, not oversized.
 pub(crate) fn clean_line(line: &str) -> Option<String> {
     let line = line.trim();
-    (!line.is_empty() && line.len() <= MAX_LINE).then(|| line.to_owned())
+    (!line.is_empty() && line.len() <= MAX_PASTE_LINE).then(|| line.to_owned())
 }
 
 /// The prompt shown when the browser could not be opened and pasting is on.
@@ -121,11 +122,30 @@ mod tests {
     #[test]
     fn cleans_lines() {
         assert_eq!(clean_line("   \r\n"), None);
-        assert_eq!(clean_line(&"x".repeat(MAX_LINE + 1)), None);
+        assert_eq!(clean_line(&"x".repeat(MAX_PASTE_LINE + 1)), None);
         assert_eq!(
             clean_line("  http://127.0.0.1:5/callback?code=c&state=s \r\n").as_deref(),
             Some("http://127.0.0.1:5/callback?code=c&state=s")
         );
+    }
+
+    #[test]
+    fn a_huge_paste_is_dropped_with_a_notice_and_the_next_line_delivered() {
+        let hub: &'static Hub = Box::leak(Box::default());
+        let (tx, rx) = mpsc::channel();
+        let _sub = hub.subscribe(move |l| tx.send(l).unwrap());
+        let mut input = vec![b'x'; 2 * 1024 * 1024];
+        input.extend_from_slice(b"\nhttp://127.0.0.1:5/callback?code=c&state=s\n");
+        let notices = Mutex::new(Vec::new());
+        pump(&mut std::io::Cursor::new(input), hub, |n| {
+            notices.lock().unwrap().push(n.to_owned())
+        });
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            "http://127.0.0.1:5/callback?code=c&state=s"
+        );
+        assert!(rx.try_recv().is_err(), "the huge line is never delivered");
+        assert_eq!(notices.into_inner().unwrap(), [too_long_notice()]);
     }
 
     #[test]

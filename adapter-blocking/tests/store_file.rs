@@ -109,10 +109,8 @@ fn a_group_readable_file_is_refused_and_kept() {
         }
         other => panic!("expected InsecurePermissions, got {other:?}"),
     }
-    assert!(matches!(
-        store.list(),
-        Err(StoreError::InsecurePermissions { .. })
-    ));
+    // Listing reports it for that file alone (see store_file_damage.rs) instead of failing.
+    assert_eq!(store.list().expect("list"), Vec::<String>::new());
     assert!(path.exists());
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fixture::{big_session, fingerprint, session};
 use mcp_oauth_blocking::store::{
-    open_store, KeychainOptions, KeychainStore, SessionStore, StoreChoice, StoreKind,
+    open_store, KeychainOptions, KeychainStore, SessionStore, StoreChoice, StoreError, StoreKind,
 };
 
 /// A service of its own, so the tests never touch a developer's real sessions.
@@ -233,6 +233,57 @@ fn lock_excludes_a_second_locker_until_dropped() {
     rx.recv_timeout(Duration::from_secs(5))
         .expect("second locker proceeds after drop");
     waiter.join().expect("join");
+}
+
+#[test]
+fn a_corrupt_session_is_set_aside_with_its_bytes() {
+    if !enabled() {
+        return;
+    }
+    let store = store();
+    let key = "https://corrupt.example/mcp";
+    let aside = format!("{key}#corrupt");
+    fresh(&store, key);
+    store.save(key, &session(key)).expect("save");
+    raw(key)
+        .set_secret(b"{\"version\":1,\"ser")
+        .expect("damage");
+    assert!(matches!(store.load(key), Err(StoreError::Corrupt { .. })));
+    let _lock = store.lock(key).expect("lock");
+    let copy = store.set_aside(key).expect("set aside").expect("moved");
+    assert_eq!(copy, format!("keychain entry {SERVICE}/{aside}"));
+    assert_eq!(
+        raw(&aside).get_secret().expect("the copy"),
+        b"{\"version\":1,\"ser"
+    );
+    assert!(store.load(key).expect("load").is_none());
+    assert!(!store.list().expect("list").iter().any(|k| k == key));
+    // A readable session is never set aside.
+    store.save(key, &session(key)).expect("save");
+    assert_eq!(store.set_aside(key).expect("set aside"), None);
+    store.delete(key).expect("delete");
+    raw(&aside).delete_credential().expect("remove the copy");
+}
+
+#[test]
+fn a_held_lock_times_out_naming_the_holder() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "https://lock-timeout.example/mcp";
+    let _held = store_locking_in(Some(dir.path().to_path_buf()))
+        .lock(key)
+        .expect("lock");
+    let waiter = store_locking_in(Some(dir.path().to_path_buf()))
+        .with_lock_timeout(Duration::from_millis(50));
+    match waiter.lock(key) {
+        // The in-process half is shared by every KeychainStore of this process.
+        Err(StoreError::LockTimeout { holder_pid, .. }) => {
+            assert_eq!(holder_pid, Some(std::process::id()));
+        }
+        other => panic!("expected LockTimeout, got {other:?}"),
+    }
 }
 
 #[test]

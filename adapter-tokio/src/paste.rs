@@ -1,19 +1,21 @@
 //! The paste fallback: a headless user copies the URL the browser was redirected to and pastes
-//! it on stdin (ecosystem.md: SSH sessions, containers and WSL need it).
+//! it on stdin (SSH sessions, containers and WSL have no browser the loopback redirect reaches).
 //!
 //! A read of stdin cannot be cancelled, and a blocking read parked on tokio's blocking pool would
 //! hold up runtime shutdown and swallow the line meant for the next login. So one dedicated
 //! thread, started the first time pasting is needed, reads lines for the life of the process and
 //! broadcasts them; a login listens only while it waits, and lines typed while nobody waits are
 //! dropped. Hosts that speak a protocol on stdin turn pasting off (`Options::paste_from_stdin`).
+//! Lines are read with a bound (`mcp_oauth_blocking::paste_line`), so a huge paste is dropped
+//! as it streams past, never buffered.
 
 use std::io::BufRead;
 use std::sync::OnceLock;
 
+use mcp_oauth_blocking::paste_line::{
+    read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE,
+};
 use tokio::sync::broadcast;
-
-/// Lines longer than this are not redirect URLs (the core's callback parser caps far lower).
-const MAX_LINE: usize = 16 * 1024;
 
 fn lines() -> &'static broadcast::Sender<String> {
     static LINES: OnceLock<broadcast::Sender<String>> = OnceLock::new();
@@ -22,18 +24,26 @@ fn lines() -> &'static broadcast::Sender<String> {
         let sender = tx.clone();
         let spawned = std::thread::Builder::new()
             .name("mcp-oauth-stdin".into())
-            .spawn(move || {
-                for line in std::io::stdin().lock().lines() {
-                    let Ok(line) = line else { return };
-                    // No receiver (nobody waiting) is fine: the line is dropped.
-                    let _ = sender.send(line);
-                }
-            });
+            .spawn(move || pump(&mut std::io::stdin().lock(), &sender, |n| eprintln!("{n}")));
         if spawned.is_err() {
             eprintln!("mcp-oauth: cannot read stdin for a pasted redirect URL");
         }
         tx
     })
+}
+
+/// Broadcasts every line of `input` until it ends or fails; an oversized line is dropped with
+/// `notice` (the reading goes on). No receiver (nobody waiting) is fine: the line is dropped.
+fn pump(input: &mut dyn BufRead, sender: &broadcast::Sender<String>, notice: impl Fn(&str)) {
+    let mut buf = Vec::new();
+    while let Ok(Some(line)) = read_bounded_line(input, MAX_PASTE_LINE, &mut buf) {
+        match line {
+            PastedLine::Line(line) => {
+                let _ = sender.send(line);
+            }
+            PastedLine::TooLong => notice(&too_long_notice()),
+        }
+    }
 }
 
 /// Subscribes to pasted lines, starting the stdin reader on first use.
@@ -48,7 +58,7 @@ pub(crate) async fn next_paste(rx: &mut broadcast::Receiver<String>) -> Option<S
         match rx.recv().await {
             Ok(line) => {
                 let line = line.trim();
-                if !line.is_empty() && line.len() <= MAX_LINE {
+                if !line.is_empty() && line.len() <= MAX_PASTE_LINE {
                     return Some(line.to_owned());
                 }
             }
@@ -74,7 +84,7 @@ mod tests {
     async fn skips_blank_and_oversized_lines_and_trims() {
         let (tx, mut rx) = broadcast::channel(8);
         tx.send("   ".to_owned()).unwrap();
-        tx.send("x".repeat(MAX_LINE + 1)).unwrap();
+        tx.send("x".repeat(MAX_PASTE_LINE + 1)).unwrap();
         tx.send("  http://127.0.0.1:5/callback?code=c&state=s \r".to_owned())
             .unwrap();
         assert_eq!(
@@ -83,5 +93,23 @@ mod tests {
         );
         drop(tx);
         assert_eq!(next_paste(&mut rx).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_huge_paste_is_dropped_with_a_notice_and_the_next_line_delivered() {
+        let (tx, mut rx) = broadcast::channel(8);
+        let mut input = vec![b'x'; 2 * 1024 * 1024];
+        input.extend_from_slice(b"\nhttp://127.0.0.1:5/callback?code=c&state=s\n");
+        let notices = std::sync::Mutex::new(Vec::new());
+        pump(&mut std::io::Cursor::new(input), &tx, |n| {
+            notices.lock().unwrap().push(n.to_owned())
+        });
+        drop(tx);
+        assert_eq!(
+            next_paste(&mut rx).await.as_deref(),
+            Some("http://127.0.0.1:5/callback?code=c&state=s")
+        );
+        assert_eq!(next_paste(&mut rx).await, None);
+        assert_eq!(notices.into_inner().unwrap(), [too_long_notice()]);
     }
 }

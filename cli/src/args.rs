@@ -24,6 +24,7 @@ Exit codes:
 Environment:
   MCP_OAUTH_STORE          default for --store
   MCP_OAUTH_STATE_DIR      default for --state-dir
+  MCP_OAUTH_LOCK_TIMEOUT   default for --lock-timeout
   MCP_OAUTH_CLIENT_SECRET  client secret of --client-id (safer than --client-secret)
   BROWSER                  program that opens the authorization URL
 
@@ -64,6 +65,16 @@ pub struct GlobalArgs {
     /// Print data as JSON on stdout (status, login, token, demo).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Give up after this many seconds when another mcp-oauth process holds a session's lock
+    /// (it is refreshing the same session, or is stopped or stuck).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        env = "MCP_OAUTH_LOCK_TIMEOUT"
+    )]
+    pub lock_timeout: u64,
 }
 
 /// `--store`.

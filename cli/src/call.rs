@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use crate::args::CallArgs;
 use crate::commands::{log_counts, Ctx};
-use crate::exit::{one_line, CliError};
+use crate::exit::CliError;
 use crate::setup;
+use crate::term::{capped_field, MAX_RPC_MESSAGE};
 use crate::ui::print_line;
 
 /// Runs `call` and prints the JSON-RPC `result` on stdout (pretty on a terminal).
@@ -104,15 +105,46 @@ fn exchange(
         McpError::Status(status @ (401 | 403)) => CliError::failure(format!(
             "the MCP server still refuses the token (HTTP {status}) after re-authorizing"
         )),
-        McpError::Status(_) | McpError::Rpc { .. } => CliError::mcp(one_line(&e.to_string())),
-        McpError::Malformed(_) => CliError::failure(one_line(&e.to_string())),
+        McpError::Status(_) => CliError::mcp(e.to_string()),
+        McpError::Rpc { code, message } => {
+            CliError::mcp(format!("JSON-RPC error {code}: {}", rpc_message(&message)))
+        }
+        McpError::Malformed(detail) => {
+            CliError::failure(format!("malformed MCP response: {}", rpc_message(&detail)))
+        }
     })
+}
+
+/// The server's text on one line (whitespace runs, line breaks included, become one space),
+/// capped at [`MAX_RPC_MESSAGE`] characters, other controls shown escaped: a server's stack
+/// trace or escape sequences must neither flood nor drive the terminal.
+fn rpc_message(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    capped_field(&flat, MAX_RPC_MESSAGE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn rpc_messages_are_capped_and_inert() {
+        let hostile = format!("\u{1b}]0;pwned\u{7}boom\n{}", "x".repeat(3000));
+        let shown = rpc_message(&hostile);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\n'),
+            "{shown}"
+        );
+        assert!(shown.ends_with('…'), "{shown}");
+        assert!(
+            shown.starts_with("\\u001b]0;pwned\\u0007boom xxx"),
+            "{shown}"
+        );
+        // 512 characters of the message: the 15 before the x's, then the x's.
+        assert_eq!(shown.matches('x').count(), MAX_RPC_MESSAGE - 15, "{shown}");
+        assert_eq!(rpc_message("Method not found"), "Method not found");
+    }
 
     #[test]
     fn params_must_be_an_object_or_array() {

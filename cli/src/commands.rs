@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use mcp_oauth_blocking::{AdapterError, Authorizer, StoreKind};
+use mcp_oauth_blocking::{AdapterError, Authorizer, StoreError, StoreKind};
 use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::{Fault, Step};
 use serde_json::json;
@@ -11,6 +11,7 @@ use crate::args::{LoginArgs, LogoutArgs, TokenArgs};
 use crate::exit::{one_line, CliError};
 use crate::setup::{self, StoreHandle};
 use crate::status;
+use crate::term::{field, note};
 use crate::ui::{print_line, Ui};
 
 /// What every command gets: output settings, the opened store, `--json`.
@@ -41,14 +42,15 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
         );
     }
     if ctx.store.store.kind() == StoreKind::Memory {
-        eprintln!("mcp-oauth: --store memory: the session is forgotten when this command exits");
+        note("mcp-oauth: --store memory: the session is forgotten when this command exits");
     }
+    set_aside_corrupt(&args.server, ctx)?;
     let (options, browser) = setup::options(&ctx.store, Some(&args.client));
     ctx.ui.verbose(&format!("{options:?}"));
     let auth =
         Authorizer::new(config, options).map_err(|e| CliError::from_adapter(&args.server, e))?;
     ctx.ui
-        .progress(&format!("Logging in to {}…", auth.server()));
+        .progress(&format!("Logging in to {}…", field(auth.server())));
     let result = ctx.ui.run(&auth, browser.as_ref(), || auth.login());
     log_counts(&ctx.ui, &auth.request_counts());
     result.map_err(|e| CliError::failure(format!("login failed: {}", one_line(&e.to_string()))))?;
@@ -61,17 +63,38 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
             &status::summary(&session, &ctx.store.describe(), kind, now_wall()).to_string(),
         )?;
     }
-    eprintln!(
+    // Every part but the store location came from a server (the scopes from the token
+    // response, or from the resource's metadata when the response named none).
+    note(&format!(
         "Logged in to {} (issuer {}, scopes: {}); session stored in {}.",
-        session.server,
-        session.issuer,
-        if session.scopes.is_empty() {
-            "none".to_owned()
-        } else {
-            session.scopes.join(" ")
-        },
-        ctx.store.describe()
-    );
+        field(&session.server),
+        field(&session.issuer),
+        status::scope_list(&session.scopes, "none"),
+        field(&ctx.store.describe())
+    ));
+    Ok(())
+}
+
+/// A session the store cannot read would fail this login as it fails every other command, so
+/// it is moved aside (the store keeps a copy: `<file>.corrupt` or `<key>#corrupt`) under the
+/// session's lock, and the login stores a fresh one. Any other store failure (permissions, a
+/// symbolic link, a newer format) is left for the user to fix and fails the login.
+fn set_aside_corrupt(server: &str, ctx: &Ctx) -> Result<(), CliError> {
+    let key = canonical_server_url(server).map_err(|e| CliError::usage(e.to_string()))?;
+    let store = &ctx.store.store;
+    let Err(StoreError::Corrupt { detail, .. }) = store.load(&key) else {
+        return Ok(());
+    };
+    let _lock = store.lock(&key)?;
+    if let Some(copy) = store.set_aside(&key)? {
+        note(&format!(
+            "mcp-oauth: the stored session for {} could not be read ({}); moved it to {} and \
+             logging in afresh",
+            field(&key),
+            field(&detail),
+            field(&copy)
+        ));
+    }
     Ok(())
 }
 
@@ -137,7 +160,7 @@ fn no_token(auth: &Authorizer, server: &str, e: AdapterError) -> CliError {
 pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
     let key = canonical_server_url(&args.server).map_err(|e| CliError::usage(e.to_string()))?;
     if ctx.store.store.load(&key)?.is_none() {
-        eprintln!("Not logged in to {key}; nothing to do.");
+        note(&format!("Not logged in to {key}; nothing to do."));
         return Ok(());
     }
     let (options, _) = setup::options(&ctx.store, None);
@@ -156,14 +179,14 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
     // Revocation is best effort (RFC 7009 §2.2): the count says what was asked, not granted.
     let revocations = counts.get(&Step::Revocation).copied().unwrap_or(0);
     if revocations > 0 {
-        eprintln!(
+        note(&format!(
             "Logged out of {key}: session deleted; {revocations} revocation request(s) sent to \
              the authorization server."
-        );
+        ));
     } else {
-        eprintln!(
+        note(&format!(
             "Logged out of {key}: session deleted (the authorization server offers no revocation)."
-        );
+        ));
     }
     Ok(())
 }

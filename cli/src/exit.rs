@@ -58,10 +58,19 @@ impl CliError {
         }
     }
 
-    /// Maps an adapter error: [`AdapterError::LoginRequired`] is exit 3, everything else 1.
+    /// Maps an adapter error: [`AdapterError::LoginRequired`] and a corrupt stored session
+    /// (which `mcp-oauth login` replaces) are exit 3, everything else 1.
     pub fn from_adapter(server: &str, e: AdapterError) -> Self {
         match e {
             AdapterError::LoginRequired => Self::login_required(server, None),
+            AdapterError::Store(e @ StoreError::Corrupt { .. }) => Self::login_required(
+                server,
+                Some(&format!(
+                    "{}; a login replaces it and keeps a .corrupt copy",
+                    one_line(&e.to_string())
+                )),
+            ),
+            AdapterError::Store(e) => e.into(),
             other => Self::failure(one_line(&other.to_string())),
         }
     }
@@ -69,7 +78,13 @@ impl CliError {
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
-        Self::failure(format!("session store: {}", one_line(&e.to_string())))
+        let hint = match e {
+            StoreError::LockTimeout { .. } => {
+                "; if that process is stuck, stop it, or wait longer with --lock-timeout SECONDS"
+            }
+            _ => "",
+        };
+        Self::failure(format!("session store: {}{hint}", one_line(&e.to_string())))
     }
 }
 
@@ -105,5 +120,34 @@ mod tests {
         let e: CliError = StoreError::NoStateDir.into();
         assert_eq!(e.code, FAILURE);
         assert!(e.message.starts_with("session store: no state directory"));
+    }
+
+    #[test]
+    fn a_corrupt_session_asks_for_a_login_and_a_held_lock_names_the_flag() {
+        let corrupt = StoreError::Corrupt {
+            location: "/s/x.json".into(),
+            detail: "truncated JSON at line 1 column 60".into(),
+        };
+        let e = CliError::from_adapter("https://x.example", AdapterError::Store(corrupt));
+        assert_eq!(e.code, LOGIN_REQUIRED);
+        assert!(e.message.contains("/s/x.json is corrupt"), "{}", e.message);
+        assert!(
+            e.message.contains("mcp-oauth login https://x.example"),
+            "{}",
+            e.message
+        );
+        let held = StoreError::LockTimeout {
+            path: Some("/s/x.lock".into()),
+            holder_pid: Some(4242),
+            timeout: std::time::Duration::from_secs(10),
+        };
+        let e = CliError::from_adapter("https://x.example", AdapterError::Store(held));
+        assert_eq!(e.code, FAILURE);
+        assert_eq!(
+            e.message,
+            "session store: another mcp-oauth process (pid 4242) holds the session lock \
+             /s/x.lock; gave up after waiting 10s; if that process is stuck, stop it, or wait \
+             longer with --lock-timeout SECONDS"
+        );
     }
 }

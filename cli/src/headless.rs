@@ -1,6 +1,6 @@
 //! A headless "user with a browser" for the demo and the tests: GET the authorization URL
 //! without following redirects (the demo authorization server approves at once with a 302, as
-//! the conformance suite's do, conformance-suite.md §2.3), read the `Location`, then GET it on
+//! the conformance suite's servers do), read the `Location`, then GET it on
 //! the adapter's real loopback listener, exactly as a browser delivers the callback.
 //!
 //! It only ever sends two GETs, and the second only to a loopback `http` URL: pointed at a real
@@ -73,7 +73,10 @@ pub fn run(url: &str) -> i32 {
     match browse(url) {
         Ok(_) => crate::exit::OK,
         Err(e) => {
-            eprintln!("mcp-oauth __headless-browser: {}", one_line(&e));
+            eprintln!(
+                "mcp-oauth __headless-browser: {}",
+                crate::term::field(&one_line(&e))
+            );
             crate::exit::FAILURE
         }
     }

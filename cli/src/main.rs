@@ -21,6 +21,7 @@ mod exit;
 mod headless;
 mod setup;
 mod status;
+mod term;
 mod ui;
 
 use clap::{CommandFactory, Parser};
@@ -82,7 +83,7 @@ fn run(cli: Cli) -> i32 {
     match outcome {
         Ok(()) => exit::OK,
         Err(CliError { code, message }) => {
-            eprintln!("mcp-oauth: {message}");
+            eprintln!("mcp-oauth: {}", term::field(&message));
             if code == exit::USAGE {
                 eprintln!("For more information, try '--help'.");
             }

@@ -44,17 +44,19 @@ impl StoreHandle {
     }
 }
 
-/// Opens the store `--store` names. `auto` probes the keychain (bounded by its timeout) and
+/// Opens the store `--store` names, waiting at most `--lock-timeout` for a session's lock. `auto`
+/// probes the keychain (bounded by its timeout) and
 /// falls back to the file store in `--state-dir` (the notice shows on a terminal or with `-v`,
 /// so scripts calling `token` get clean stderr).
 pub fn open_store(global: &GlobalArgs, ui: &Ui) -> Result<StoreHandle, CliError> {
+    let lock_timeout = Duration::from_secs(global.lock_timeout);
     let state_dir = || match &global.state_dir {
         Some(dir) => Ok(dir.clone()),
         None => default_state_dir(),
     };
     let file = |dir: PathBuf| -> Result<StoreHandle, CliError> {
         Ok(StoreHandle {
-            store: Arc::new(FileStore::new(&dir)?),
+            store: Arc::new(FileStore::new(&dir)?.with_lock_timeout(lock_timeout)),
             dir: Some(dir),
         })
     };
@@ -67,13 +69,13 @@ pub fn open_store(global: &GlobalArgs, ui: &Ui) -> Result<StoreHandle, CliError>
         })?;
         store.probe()?;
         Ok(StoreHandle {
-            store: Arc::new(store),
+            store: Arc::new(store.with_lock_timeout(lock_timeout)),
             dir: None,
         })
     };
     match global.store {
         StoreArg::Memory => Ok(StoreHandle {
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(MemoryStore::new().with_lock_timeout(lock_timeout)),
             dir: None,
         }),
         StoreArg::File => file(state_dir()?),
@@ -81,11 +83,11 @@ pub fn open_store(global: &GlobalArgs, ui: &Ui) -> Result<StoreHandle, CliError>
         StoreArg::Auto => keychain().or_else(|why| {
             let dir = state_dir()?;
             if ui.tty || ui.verbose > 0 {
-                eprintln!(
+                crate::term::note(&format!(
                     "mcp-oauth: OS keychain unavailable ({}); storing sessions in {}",
                     why.message,
                     dir.display()
-                );
+                ));
             }
             file(dir)
         }),

@@ -1,7 +1,12 @@
 //! `mcp-oauth status`: what is stored, never a secret. The summary is built field by field from
 //! the non-secret parts of a [`Session`] (tokens and the client secret are only reported as
 //! present or absent), so nothing secret can slip into the output by a new session field.
+//! Every string a server supplied passes through [`field`] before it is printed.
+//!
+//! An entry the store cannot read (a truncated or corrupt file, wrong permissions, a symbolic
+//! link) is listed with what is wrong and where, never hidden behind "No stored sessions".
 
+use mcp_oauth_blocking::{StoreError, StoredEntry};
 use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::Session;
 use serde_json::{json, Value};
@@ -9,26 +14,31 @@ use serde_json::{json, Value};
 use crate::args::StatusArgs;
 use crate::exit::{one_line, CliError};
 use crate::setup::StoreHandle;
+use crate::term::{field, note};
 use crate::ui::print_line;
 
-/// Runs `status`; prints the sessions (JSON array with `--json`). With a SERVER_URL that has no
-/// session: exit 3 (with `--json`, `[]` is printed first).
+/// Runs `status`; prints the sessions (JSON array with `--json`) and the unreadable entries
+/// (human blocks on stdout, one line each on stderr with `--json`; exit 1). With a SERVER_URL
+/// that has no session: exit 3 (with `--json`, `[]` is printed first).
 pub fn run(args: &StatusArgs, store: &StoreHandle, json: bool, now: u64) -> Result<(), CliError> {
-    let keys = match &args.server {
-        Some(url) => vec![canonical_server_url(url).map_err(|e| CliError::usage(e.to_string()))?],
-        None => store.store.list()?,
+    let entries = match &args.server {
+        Some(url) => vec![StoredEntry::Session(
+            canonical_server_url(url).map_err(|e| CliError::usage(e.to_string()))?,
+        )],
+        None => store.store.list_entries()?,
     };
-    // One unreadable session (corrupt file, newer format) is reported and the others shown.
     let mut sessions = Vec::new();
-    let mut unreadable = 0usize;
-    for key in &keys {
-        match store.store.load(key) {
-            Ok(Some(session)) => sessions.push(session),
-            Ok(None) => {}
-            Err(e) => {
-                unreadable += 1;
-                eprintln!("mcp-oauth: {key}: {}", one_line(&e.to_string()));
-            }
+    let mut unreadable: Vec<(Option<String>, StoreError)> = Vec::new();
+    for entry in entries {
+        match entry {
+            StoredEntry::Session(key) => match store.store.load(&key) {
+                Ok(Some(session)) => sessions.push(session),
+                Ok(None) => {}
+                Err(error) => unreadable.push((Some(key), error)),
+            },
+            StoredEntry::Unreadable { key, error } => unreadable.push((key, error)),
+            // A future kind of entry: nothing this build can show.
+            _ => {}
         }
     }
     let store_name = store.describe();
@@ -38,21 +48,34 @@ pub fn run(args: &StatusArgs, store: &StoreHandle, json: bool, now: u64) -> Resu
             .map(|s| summary(s, &store_name, store.store.kind().as_str(), now))
             .collect();
         print_line(&Value::Array(out).to_string())?;
-    } else if sessions.is_empty() && args.server.is_none() && unreadable == 0 {
-        eprintln!("No stored sessions (store: {store_name}).");
-    }
-    if !json {
+        for (key, error) in &unreadable {
+            let key = key.as_deref().map_or("unknown server", |k| k);
+            note(&format!(
+                "mcp-oauth: {}: {}",
+                field(key),
+                field(&one_line(&error.to_string()))
+            ));
+        }
+    } else {
+        if sessions.is_empty() && args.server.is_none() && unreadable.is_empty() {
+            note(&format!(
+                "No stored sessions (store: {}).",
+                field(&store_name)
+            ));
+        }
         let blocks: Vec<String> = sessions
             .iter()
             .map(|s| human(s, &store_name, now))
+            .chain(unreadable.iter().map(|(k, e)| broken(k.as_deref(), e)))
             .collect();
         if !blocks.is_empty() {
             print_line(blocks.join("\n").trim_end())?;
         }
     }
     match (&args.server, sessions.is_empty()) {
-        _ if unreadable > 0 => Err(CliError::failure(format!(
-            "{unreadable} stored session(s) could not be read"
+        _ if !unreadable.is_empty() => Err(CliError::failure(format!(
+            "{} stored session(s) could not be read",
+            unreadable.len()
         ))),
         (Some(url), true) => Err(CliError::login_required(url, Some("no stored session"))),
         _ => Ok(()),
@@ -102,17 +125,50 @@ pub fn human(s: &Session, store: &str, now: u64) -> String {
             )
         }
     };
-    let scopes = if s.scopes.is_empty() {
-        "(none)".to_owned()
-    } else {
-        s.scopes.join(" ")
+    format!(
+        "{}\n  issuer:  {}\n  client:  {} ({})\n  scopes:  {}\n  token:   {token}\n  store:   {}\n",
+        field(&s.server),
+        field(&s.issuer),
+        s.client.kind.as_str(),
+        field(&s.client.client_id),
+        scope_list(&s.scopes, "(none)"),
+        field(store),
+    )
+}
+
+/// Scopes for a human line, each made safe for the terminal; `empty` when there are none.
+pub fn scope_list(scopes: &[String], empty: &str) -> String {
+    if scopes.is_empty() {
+        return empty.to_owned();
+    }
+    scopes
+        .iter()
+        .map(|s| field(s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An entry that cannot be read, with what is wrong (the error names the file or keychain
+/// entry and, for a wrong mode or a link, what to do) and how to get going again.
+pub fn broken(key: Option<&str>, error: &StoreError) -> String {
+    let fix = match (error, key) {
+        (StoreError::Corrupt { .. }, Some(key)) => Some(format!(
+            "`mcp-oauth login {}` replaces it and keeps a .corrupt copy",
+            field(key)
+        )),
+        (StoreError::Corrupt { .. }, None) => {
+            Some("move the file away, then log in again to its server".to_owned())
+        }
+        (StoreError::UnsupportedVersion(_), _) => {
+            Some("use the newer mcp-oauth that wrote it, or log out with it".to_owned())
+        }
+        _ => None,
     };
     format!(
-        "{}\n  issuer:  {}\n  client:  {} ({})\n  scopes:  {scopes}\n  token:   {token}\n  store:   {store}\n",
-        s.server,
-        s.issuer,
-        s.client.kind.as_str(),
-        s.client.client_id,
+        "{} (unreadable)\n  problem: {}\n{}",
+        key.map_or_else(|| "unknown server".to_owned(), field),
+        field(&one_line(&error.to_string())),
+        fix.map(|f| format!("  fix:     {f}\n")).unwrap_or_default(),
     )
 }
 
@@ -219,5 +275,41 @@ mod tests {
         assert_eq!(expiry(Some(5), 5), "expired 0s ago");
         assert_eq!(expiry(Some(5), 5 + 3 * 86_400 + 7200), "expired 3d 2h ago");
         assert_eq!(expiry(Some(10), 1), "expires in 9s");
+    }
+
+    #[test]
+    fn server_strings_are_inert_and_unreadable_entries_say_what_and_how() {
+        let mut s = session();
+        s.issuer = "https://as.example.com\u{1b}[2J".into();
+        s.scopes = vec!["a\u{9b}31m".into(), "b\nforged: line".into()];
+        let text = human(&s, "keychain", 10_000_000);
+        assert!(
+            text.contains("issuer:  https://as.example.com\\u001b[2J"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scopes:  a\\u009b31m b\\u000aforged: line"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 6, "{text}");
+
+        let corrupt = StoreError::Corrupt {
+            location: "/s/x.json".into(),
+            detail: "truncated JSON at line 1 column 60".into(),
+        };
+        assert_eq!(
+            broken(Some("https://x.example/mcp"), &corrupt),
+            "https://x.example/mcp (unreadable)\n  problem: stored session at /s/x.json is \
+             corrupt: truncated JSON at line 1 column 60\n  fix:     `mcp-oauth login \
+             https://x.example/mcp` replaces it and keeps a .corrupt copy\n"
+        );
+        let link = StoreError::InsecurePermissions {
+            path: "/s/y.json".into(),
+            reason: "is a symbolic link".into(),
+        };
+        assert_eq!(
+            broken(None, &link),
+            "unknown server (unreadable)\n  problem: refusing /s/y.json: is a symbolic link\n"
+        );
     }
 }

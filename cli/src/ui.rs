@@ -14,6 +14,7 @@ use mcp_oauth_blocking::{Authorizer, Browser, BrowserOutcome};
 use mcp_oauth_core::{AuthStatus, BrowserRequest};
 
 use crate::exit::CliError;
+use crate::term;
 
 /// How often the status is polled (often enough for `-v` to see short phases).
 const TICK: Duration = Duration::from_millis(20);
@@ -44,14 +45,14 @@ impl Ui {
     /// A progress line (terminal only).
     pub fn progress(&self, message: &str) {
         if self.tty {
-            eprintln!("{message}");
+            term::note(message);
         }
     }
 
     /// A `-v` log line.
     pub fn verbose(&self, message: &str) {
         if self.verbose > 0 {
-            eprintln!("mcp-oauth: {message}");
+            term::note(&format!("mcp-oauth: {message}"));
         }
     }
 
@@ -90,7 +91,7 @@ impl Ui {
                     let host = match &status {
                         AuthStatus::WaitingForBrowser {
                             server_host: Some(h),
-                        } => format!(" (authorize at {h})"),
+                        } => format!(" (authorize at {})", term::field(h)),
                         _ => String::new(),
                     };
                     if frame.is_multiple_of(TICKS_PER_FRAME) {
@@ -120,11 +121,12 @@ impl Ui {
     }
 }
 
-/// Writes `text` and a newline to stdout. A closed pipe (`mcp-oauth status | head -1`) or a
+/// Writes `text` and a newline to stdout, every terminal control in it escaped
+/// ([`term::text`]; JSON stays valid JSON). A closed pipe (`mcp-oauth status | head -1`) or a
 /// full disk is an error with exit code 1, never a panic as with `println!`.
 pub fn print_line(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
+    writeln!(out, "{}", term::text(text))
         .and_then(|()| out.flush())
         .map_err(|e| CliError::failure(format!("cannot write to stdout: {e}")))
 }
@@ -141,10 +143,10 @@ pub fn describe(status: &AuthStatus) -> String {
         AuthStatus::Working => "talking to the authorization server".into(),
         AuthStatus::WaitingForBrowser {
             server_host: Some(h),
-        } => format!("waiting for the browser ({h})"),
+        } => format!("waiting for the browser ({})", term::field(h)),
         AuthStatus::WaitingForBrowser { server_host: None } => "waiting for the browser".into(),
         AuthStatus::Authorized => "authorized".into(),
-        AuthStatus::Failed { reason } => format!("failed: {reason}"),
+        AuthStatus::Failed { reason } => format!("failed: {}", term::field(reason)),
         other => format!("{other:?}"),
     }
 }

@@ -371,6 +371,16 @@ fn no_browser_login_reads_the_pasted_redirect_url() {
         l.contains("ignored an authorization response")
     });
 
+    // A huge paste (2 MiB on one line) is dropped as it streams in, with a notice, and the
+    // reading goes on (issue 15: it used to be buffered whole).
+    stdin
+        .write_all(&vec![b'x'; 2 * 1024 * 1024])
+        .and_then(|()| stdin.write_all(b"\n"))
+        .expect("paste 2 MiB");
+    wait_for(&rx, &mut seen, |l| {
+        l.contains("ignored a pasted line longer than 64 KiB")
+    });
+
     writeln!(stdin, "{location}").expect("paste the redirect URL");
     let status = wait(&mut child);
     drop(stdin);

@@ -65,6 +65,13 @@ fn demo_exits_0_and_prints_every_step_ok() {
         out.stdout
     );
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // Every line went out through the terminal sanitiser (cli/src/term.rs).
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr)
+            .chars()
+            .any(|c| c.is_control() && c != '\n'),
+        "{out:?}"
+    );
 }
 
 #[test]

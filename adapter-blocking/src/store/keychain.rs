@@ -1,6 +1,6 @@
-//! [`KeychainStore`]: sessions in the OS keychain via the `keyring-core` family (ecosystem.md,
-//! "Keychain"): Secret Service over pure-Rust D-Bus on Linux/FreeBSD, the login Keychain on
-//! macOS, the Credential Manager on Windows.
+//! [`KeychainStore`]: sessions in the OS keychain via the `keyring-core` family: Secret Service
+//! over pure-Rust D-Bus on Linux/FreeBSD, the login Keychain on macOS, the Credential Manager on
+//! Windows.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use mcp_oauth_core::Session;
 
 use super::chunk::{self, chunk_user, Plan};
-use super::lock::{lock_file, LocalLocks, StoreLock};
+use super::lock::{lock_file, LocalLocks, StoreLock, DEFAULT_LOCK_TIMEOUT};
 use super::paths::{default_state_dir, prepare_dir};
 use super::{decode_session, hex_sha256, json_error_detail, validate_key};
 use super::{SessionStore, StoreError, StoreKind};
@@ -25,6 +25,10 @@ pub const DEFAULT_KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Entry listing the stored keys (for `list`). `#` never occurs in a valid key.
 const INDEX_USER: &str = "#index";
+
+/// Suffix of the entry an unreadable session is copied to by `set_aside` (`#` never occurs in a
+/// valid key, and chunk entries end in `#<digits>`).
+const ASIDE_SUFFIX: &str = "#corrupt";
 
 /// Prefix of the entry written, read back and deleted by [`KeychainStore::probe`]; the process
 /// id and a counter follow, so concurrent probes (two clients starting at once) never race on
@@ -73,6 +77,7 @@ pub struct KeychainStore {
     service: String,
     timeout: Duration,
     lock_dir: Option<PathBuf>,
+    lock_timeout: Duration,
 }
 
 impl std::fmt::Debug for KeychainStore {
@@ -81,6 +86,7 @@ impl std::fmt::Debug for KeychainStore {
             .field("service", &self.service)
             .field("timeout", &self.timeout)
             .field("lock_dir", &self.lock_dir)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
@@ -110,7 +116,17 @@ impl KeychainStore {
             service: options.service,
             timeout: options.timeout,
             lock_dir: options.lock_dir,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         })
+    }
+
+    /// How long [`lock`](SessionStore::lock) waits for another holder (in this process or,
+    /// through the lock directory, another one) before failing with
+    /// [`StoreError::LockTimeout`] (default [`DEFAULT_LOCK_TIMEOUT`]).
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Checks that the keychain works: writes, reads back and deletes a test entry, each call
@@ -271,15 +287,18 @@ impl KeychainStore {
         Ok(())
     }
 
+    /// The in-process lock, then the lock file; both waits share one bound.
     fn lock_user(&self, user: &str) -> Result<StoreLock, StoreError> {
+        let started = std::time::Instant::now();
         let local = LOCAL_LOCKS
             .get_or_init(LocalLocks::default)
-            .acquire(&format!("{}\n{user}", self.service));
+            .acquire(&format!("{}\n{user}", self.service), self.lock_timeout)?;
         match &self.lock_dir {
             None => Ok(StoreLock::local(local)),
             Some(dir) => {
                 let path = dir.join(format!("{}.lock", hex_sha256(user.as_bytes())));
-                Ok(StoreLock::with_file(Some(local), lock_file(&path)?))
+                let left = self.lock_timeout.saturating_sub(started.elapsed());
+                Ok(StoreLock::with_file(Some(local), lock_file(&path, left)?))
             }
         }
     }
@@ -317,6 +336,26 @@ impl SessionStore for KeychainStore {
 
     fn list(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.read_index()?.into_iter().collect())
+    }
+
+    /// Copies an unreadable session's bytes to the entry `<key>#corrupt` (replacing an older
+    /// copy there), then deletes the session. Does nothing to a readable or missing session.
+    fn set_aside(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.load(key) {
+            Err(StoreError::Corrupt { .. }) => {}
+            Err(other) => return Err(other),
+            Ok(_) => return Ok(None),
+        }
+        let Some(bytes) = self.read_blob(key)? else {
+            return Ok(None);
+        };
+        let aside = format!("{key}{ASIDE_SUFFIX}");
+        match String::from_utf8(bytes) {
+            Ok(text) => self.write_blob(&aside, &text)?,
+            Err(raw) => self.set_raw(&aside, raw.into_bytes())?,
+        }
+        self.delete(key)?;
+        Ok(Some(self.location(&aside)))
     }
 
     fn kind(&self) -> StoreKind {
@@ -358,8 +397,8 @@ fn keychain_error(e: KeyringError) -> StoreError {
     })
 }
 
-/// The platform's keychain, per ecosystem.md: zbus Secret Service (pure-Rust crypto, no libdbus),
-/// Apple Keychain, Windows Credential Manager.
+/// The platform's keychain: zbus Secret Service (pure-Rust crypto, no libdbus), Apple Keychain,
+/// Windows Credential Manager.
 fn platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     {

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use mcp_oauth_core::Session;
 
-use super::lock::{LocalLocks, StoreLock};
+use super::lock::{LocalLocks, StoreLock, DEFAULT_LOCK_TIMEOUT};
 use super::{decode_session, validate_key, SessionStore, StoreError, StoreKind};
 
 /// Sessions held in memory for the life of the process.
@@ -13,9 +14,19 @@ use super::{decode_session, validate_key, SessionStore, StoreError, StoreKind};
 /// A cheap cloneable handle: clones share the same map and locks, so a test can hand one clone
 /// to the code under test and inspect another. Sessions are kept as JSON and decoded on load,
 /// so the memory store round-trips exactly like the persistent ones (version checks included).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
+    lock_timeout: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            inner: Arc::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -28,6 +39,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long [`lock`](SessionStore::lock) waits for another holder in this process before
+    /// failing with [`StoreError::LockTimeout`] (default [`DEFAULT_LOCK_TIMEOUT`]). Clones made
+    /// before this call keep their own bound.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
@@ -73,7 +93,9 @@ impl SessionStore for MemoryStore {
 
     fn lock(&self, key: &str) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
-        Ok(StoreLock::local(self.inner.locks.acquire(key)))
+        Ok(StoreLock::local(
+            self.inner.locks.acquire(key, self.lock_timeout)?,
+        ))
     }
 
     fn list(&self) -> Result<Vec<String>, StoreError> {

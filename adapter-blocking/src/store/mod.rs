@@ -1,4 +1,4 @@
-//! Session stores: where a [`Session`] lives between runs (DESIGN.md §3 `store`).
+//! Session stores: where a [`Session`] lives between runs.
 //!
 //! Three interchangeable backends behind one blocking trait, [`SessionStore`]:
 //!
@@ -12,8 +12,9 @@
 //! [`open_store`] with [`StoreChoice::Auto`] probes the keychain and falls back to the file store.
 //!
 //! Keys are canonical MCP server URLs. Every store offers [`SessionStore::lock`]: rotating refresh
-//! tokens die when two processes refresh at once (ecosystem.md, "File store fallback"), so a
-//! refresh takes the lock, re-reads the session, refreshes, saves, then drops the guard.
+//! tokens die when two processes refresh at once (RFC 9700 §4.14.2: a reused refresh token
+//! revokes the grant), so a refresh takes the lock, re-reads the session, refreshes, saves, then
+//! drops the guard. The wait for the lock is bounded ([`DEFAULT_LOCK_TIMEOUT`]).
 //!
 //! The store is synchronous on purpose: the tokio adapter calls it through `spawn_blocking`
 //! (the zbus keychain store is itself blocking), and it pulls in nothing heavier than the
@@ -37,7 +38,7 @@ use mcp_oauth_core::Session;
 
 pub use file::FileStore;
 pub use keychain::{KeychainOptions, KeychainStore, DEFAULT_KEYCHAIN_TIMEOUT, KEYCHAIN_SERVICE};
-pub use lock::StoreLock;
+pub use lock::{StoreLock, DEFAULT_LOCK_TIMEOUT};
 pub use memory::MemoryStore;
 pub use paths::default_state_dir;
 
@@ -64,16 +65,51 @@ pub trait SessionStore: Send + Sync {
     ///
     /// File store: an advisory lock on `<file>.lock`, which also excludes other processes.
     /// Keychain: the same lock file in the state directory when one is configured, plus an
-    /// in-process lock. Memory: an in-process lock. Blocks until the lock is free. `save`,
-    /// `load` and `delete` do not take this lock themselves, so they may be called while holding
-    /// it.
+    /// in-process lock. Memory: an in-process lock. Waits while another holder has it, at most
+    /// the store's lock timeout ([`DEFAULT_LOCK_TIMEOUT`] unless configured), then fails with
+    /// [`StoreError::LockTimeout`]. `save`, `load` and `delete` do not take this lock
+    /// themselves, so they may be called while holding it.
     fn lock(&self, key: &str) -> Result<StoreLock, StoreError>;
 
-    /// Keys with a stored session, sorted (for `mcp-oauth status`).
+    /// Keys with a stored session, sorted (for `mcp-oauth status`). Entries that cannot be read
+    /// are left out; [`list_entries`](Self::list_entries) reports them.
     fn list(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Everything stored, readable or not, so one bad entry is reported instead of hidden
+    /// (`mcp-oauth status`). The default lists [`list`](Self::list)'s keys, for stores whose
+    /// listing cannot meet an unreadable entry.
+    fn list_entries(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        Ok(self.list()?.into_iter().map(StoredEntry::Session).collect())
+    }
+
+    /// Moves an unreadable session for `key` out of the way, keeping a copy, so a new login can
+    /// store a fresh one (a corrupt session must not block its server forever, and must not be
+    /// destroyed either). Returns where the copy now is, or `Ok(None)` when this store cannot
+    /// set entries aside; the entry is then left untouched. Call it only after
+    /// [`load`](Self::load) reported [`StoreError::Corrupt`], and hold [`lock`](Self::lock).
+    fn set_aside(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
 
     /// Which backend this is.
     fn kind(&self) -> StoreKind;
+}
+
+/// One entry of [`SessionStore::list_entries`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoredEntry {
+    /// A session stored under this key (loading it may still fail, e.g. a newer format).
+    Session(String),
+    /// An entry that cannot be read: corrupt, a symbolic link, wrong permissions. The session
+    /// it holds is unknown, except for its key when that much could be read.
+    Unreadable {
+        /// The key the entry names, when readable (a truncated file usually still names it).
+        key: Option<String>,
+        /// Why it cannot be read; names the file or keychain entry.
+        error: StoreError,
+    },
 }
 
 /// The backend behind a [`SessionStore`].
@@ -147,6 +183,19 @@ pub enum StoreError {
         key: String,
         /// Why.
         reason: &'static str,
+    },
+    /// Another holder kept the lock on a store key for longer than the store's lock timeout: a
+    /// stopped or stuck `mcp-oauth` process, or another handle of this one.
+    #[error("{} holds the session lock{}; gave up after waiting {timeout:?}",
+        lock::holder_phrase(*holder_pid),
+        path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    LockTimeout {
+        /// The lock file; `None` for an in-process lock.
+        path: Option<PathBuf>,
+        /// The holder's process id where known (every holder writes it into the lock file).
+        holder_pid: Option<u32>,
+        /// The bound that ran out.
+        timeout: Duration,
     },
     /// No state directory could be determined (no `XDG_STATE_HOME`, `HOME` or `APPDATA`).
     #[error("no state directory: set XDG_STATE_HOME or HOME (APPDATA on Windows)")]

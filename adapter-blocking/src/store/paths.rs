@@ -1,7 +1,8 @@
-//! Where state lives and who may read it: the default state directory and the ssh-style
-//! ownership and mode checks (ecosystem.md, "File store fallback").
+//! Where state lives and who may read it: the default state directory, the ssh-style
+//! ownership and mode checks, and the refusal to follow symbolic links to session or lock
+//! files (a link planted in the state directory must not make us read, or write, its target).
 
-use std::fs::Metadata;
+use std::fs::{Metadata, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use super::StoreError;
@@ -117,4 +118,32 @@ fn check_owner(meta: &Metadata, path: &Path) -> Result<(), StoreError> {
         });
     }
     Ok(())
+}
+
+/// Makes `options` refuse to open a symbolic link (`O_NOFOLLOW`): the final path component is
+/// never followed, so checks and writes apply to the file in the store directory itself.
+/// Windows has no such flag; its store directory lives under the per-user `%APPDATA%`.
+pub(crate) fn no_follow(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+/// The error for an open that failed because `path` is a symbolic link (`ELOOP` under
+/// `O_NOFOLLOW`; BSDs say `EMLINK`, so the link itself is inspected). `None` when it is not a
+/// link. The message advises removing the link, never changing its target's mode.
+pub(crate) fn refuse_link(path: &Path) -> Option<StoreError> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    meta.file_type()
+        .is_symlink()
+        .then(|| StoreError::InsecurePermissions {
+            path: path.to_path_buf(),
+            reason: "is a symbolic link, which is never followed; remove the link (the store \
+                     writes its own regular files)"
+                .to_owned(),
+        })
 }

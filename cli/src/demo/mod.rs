@@ -9,7 +9,7 @@
 //!
 //! Every step prints one line with what went over the wire, counted from the testbed's request
 //! log, and each step asserts its exact counts: a wrong count is a failed step, because the
-//! counts are the point (DESIGN.md §2: a restart needs zero discovery; one refresh, not two).
+//! counts are the point (a restart needs zero discovery; one refresh, not two).
 
 mod steps;
 
@@ -143,7 +143,9 @@ pub fn run(args: &DemoArgs, ui: &Ui, json: bool) -> i32 {
     let mut demo = match Demo::start(args) {
         Ok(demo) => demo,
         Err(e) => {
-            eprintln!("mcp-oauth demo: cannot start the embedded servers: {e}");
+            crate::term::note(&format!(
+                "mcp-oauth demo: cannot start the embedded servers: {e}"
+            ));
             return exit::FAILURE;
         }
     };

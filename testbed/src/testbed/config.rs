@@ -245,6 +245,11 @@ pub struct TestbedConfig {
     /// A machine-to-machine AS (`auth/client-credentials-*`): advertises only the
     /// `client_credentials` grant and issues tokens to authenticated confidential clients.
     pub client_credentials_only: bool,
+    // ---- hostile servers ----
+    /// Replaces the `scope` of every token response, verbatim (a hostile AS: terminal escape
+    /// sequences in `scope`, RFC 6749 §3.3 allows none); `Some("")` omits the member, so the
+    /// client falls back to the scopes it asked for. `None`: the granted scopes.
+    pub token_scope: Option<String>,
 }
 
 /// `&[&str]` to owned strings (config literals).
@@ -300,6 +305,7 @@ impl Default for TestbedConfig {
             revocation_endpoint: true,
             max_authorization_requests: None,
             client_credentials_only: false,
+            token_scope: None,
         }
     }
 }

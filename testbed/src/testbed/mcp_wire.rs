@@ -28,6 +28,14 @@ pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabi
 pub const TEST_TOOL: &str = "test-tool";
 /// Name of the privileged tool (needs `admin_scopes`).
 pub const ADMIN_TOOL: &str = "admin-tool";
+/// Name of an unlisted tool whose every call fails with [`HOSTILE_ERROR_PREFIX`] plus a 3 KB
+/// tail: the JSON-RPC error message of a hostile or careless server, which a client must cap
+/// and make inert before showing it.
+pub const HOSTILE_TOOL: &str = "hostile-tool";
+/// Start of [`HOSTILE_TOOL`]'s error message: an OSC window title, a clear-screen CSI, an
+/// 8-bit CSI (U+009B), a bidi override and a line break that would forge a new line.
+pub const HOSTILE_ERROR_PREFIX: &str =
+    "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31mred\u{202e}desrever\nmcp-oauth: forged line ";
 
 /// Which wire a request is answered on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +111,10 @@ fn dispatch(method: &str, params: &Value) -> Result<Value, (i64, String)> {
         "tools/call" => match params.get("name").and_then(Value::as_str) {
             Some(TEST_TOOL) => Ok(json!({ "content": [{ "type": "text", "text": "test" }] })),
             Some(ADMIN_TOOL) => Ok(json!({ "content": [{ "type": "text", "text": "admin ok" }] })),
+            Some(HOSTILE_TOOL) => Err((
+                -32603,
+                format!("{HOSTILE_ERROR_PREFIX}{}", "A".repeat(3000)),
+            )),
             Some(other) => Err((-32602, format!("Tool {other} not found"))),
             None => Err((-32602, "Invalid params: name is required".to_string())),
         },

@@ -55,9 +55,9 @@ pub use config::{
 pub use hostile::HostileTarget;
 pub use log::{LoggedRequest, RequestKind};
 pub use mcp_wire::{
-    parse_sse, rpc_error, select_wire, sse_event, tools, Wire, ADMIN_TOOL,
-    META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, STATEFUL_VERSIONS, STATELESS_VERSION,
-    TEST_TOOL,
+    parse_sse, rpc_error, select_wire, sse_event, tools, Wire, ADMIN_TOOL, HOSTILE_ERROR_PREFIX,
+    HOSTILE_TOOL, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION, STATEFUL_VERSIONS,
+    STATELESS_VERSION, TEST_TOOL,
 };
 pub use resource_server::{PRM_PATH, PRM_ROOT};
 pub use scenarios::{CONFORMANCE_AUTH_SCENARIOS, CONFORMANCE_CIMD_URL};

@@ -286,7 +286,10 @@ impl AuthServer {
         refresh: Option<RefreshGrant>,
     ) -> HttpResponse {
         let lifetime = self.cfg.access_token_lifetime;
-        let scope = scopes.join(" ");
+        let scope = match &self.cfg.token_scope {
+            Some(verbatim) => verbatim.clone(),
+            None => scopes.join(" "),
+        };
         let access = ctx.store.issue_access(AccessGrant {
             as_index: self.index,
             scopes,
