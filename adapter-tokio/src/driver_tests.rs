@@ -131,6 +131,7 @@ fn usable_header_never_starts_a_refresh() {
         }),
         scopes: vec![],
         discovery: None,
+        settings: Default::default(),
     };
     let now = Now::new(std::time::Duration::ZERO, 2_000);
     m.handle_input(now, Input::SessionLoaded(Some(expired)));

@@ -30,6 +30,69 @@ pub enum ResourceParameter {
     Omit,
 }
 
+/// When to ask for DPoP-bound tokens (RFC 9449).
+///
+/// A DPoP-bound token is only useful at a resource server that checks proofs: a Bearer-only MCP
+/// server refuses the `DPoP` authorization scheme, so asking every authorization server that
+/// offers DPoP for bound tokens breaks ordinary servers (OpenID providers such as Keycloak and
+/// Okta advertise `dpop_signing_alg_values_supported` whatever the resource server does).
+///
+/// ```
+/// use mcp_oauth_core::{Config, DpopMode};
+///
+/// let mut config = Config::new("https://mcp.example.com/mcp");
+/// assert_eq!(config.dpop, DpopMode::Auto);
+/// config.dpop = DpopMode::Never; // `mcp-oauth login --dpop never`
+/// assert_eq!("never".parse::<DpopMode>(), Ok(DpopMode::Never));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DpopMode {
+    /// Only where the resource server signals DPoP (a `DPoP` challenge, RFC 9449 §7.1, or
+    /// `dpop_signing_alg_values_supported` / `dpop_bound_access_tokens_required` in its protected
+    /// resource metadata, RFC 9728 §2) and the authorization server offers `ES256` (RFC 9449
+    /// §5.1). A resource server that then refuses the bound token with a `Bearer`-only challenge
+    /// gets unbound tokens from then on (recorded in the session).
+    #[default]
+    Auto,
+    /// Whenever the authorization server offers `ES256`, whatever the resource server says (for
+    /// servers that take DPoP without announcing it).
+    Always,
+    /// Never: Bearer tokens only (RFC 6750).
+    Never,
+}
+
+impl DpopMode {
+    /// The CLI and session spelling: `auto`, `always` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopMode::Auto => "auto",
+            DpopMode::Always => "always",
+            DpopMode::Never => "never",
+        }
+    }
+
+    /// True for the default ([`DpopMode::Auto`]); sessions leave the default out.
+    pub fn is_auto(&self) -> bool {
+        *self == DpopMode::Auto
+    }
+}
+
+impl std::str::FromStr for DpopMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(DpopMode::Auto),
+            "always" => Ok(DpopMode::Always),
+            "never" => Ok(DpopMode::Never),
+            other => Err(format!(
+                "unknown DPoP mode {other:?} (expected auto, always or never)"
+            )),
+        }
+    }
+}
+
 /// Credentials the user or host registered with the authorization server beforehand.
 #[derive(Debug, Clone)]
 pub struct PreRegisteredClient {
@@ -158,9 +221,9 @@ pub struct Config {
     pub max_authorization_attempts: u32,
     /// How tokens are obtained.
     pub grant: Grant,
-    /// Use DPoP (RFC 9449) when the AS advertises `ES256` in
-    /// `dpop_signing_alg_values_supported` (needs the `extensions` feature).
-    pub dpop: bool,
+    /// When to ask for DPoP-bound tokens (RFC 9449; needs the `extensions` feature, without it
+    /// every token is a Bearer token).
+    pub dpop: DpopMode,
     /// When false, the machine never starts a browser flow: it reports `LoginRequired` instead
     /// (for `mcp-oauth token` and background jobs).
     pub interactive: bool,
@@ -183,7 +246,33 @@ impl Config {
             max_authorization_attempts: 3,
             interactive: true,
             grant: Grant::Auto,
-            dpop: true,
+            dpop: DpopMode::Auto,
+        }
+    }
+
+    /// Puts the choices a stored session was made with back into this configuration, so a
+    /// command given only the server URL (`mcp-oauth token`, `call`, `logout`, a restarted
+    /// host) behaves like the login that made the session. Call it first, then apply the
+    /// choices the user gave explicitly this time.
+    ///
+    /// ```
+    /// use mcp_oauth_core::{Config, DpopMode, SessionSettings};
+    ///
+    /// let stored = SessionSettings { dpop: DpopMode::Never, ..SessionSettings::default() };
+    /// let mut config = Config::new("https://mcp.example.com/mcp");
+    /// config.apply_session_settings(&stored);
+    /// assert_eq!(config.dpop, DpopMode::Never);
+    /// ```
+    pub fn apply_session_settings(&mut self, settings: &crate::session::SessionSettings) {
+        self.dpop = settings.dpop;
+    }
+
+    /// The settings a session made with this configuration records (see
+    /// [`Config::apply_session_settings`]); server preferences start unknown.
+    pub fn session_settings(&self) -> crate::session::SessionSettings {
+        crate::session::SessionSettings {
+            dpop: self.dpop,
+            ..Default::default()
         }
     }
 }

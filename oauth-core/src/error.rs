@@ -101,6 +101,10 @@ pub enum Error {
     /// No registration path: no pre-registered client, no usable CIMD, no registration endpoint.
     #[error("the authorization server offers no way to register this client")]
     RegistrationUnavailable,
+    /// The MCP server requires DPoP-bound tokens (RFC 9728 §2
+    /// `dpop_bound_access_tokens_required`) and none can be had; the reason says why.
+    #[error("the MCP server requires DPoP-bound tokens (RFC 9449), but {0}")]
+    DpopRequired(String),
     /// A pre-registered client is bound to another issuer (spec-checklist R11).
     #[error("the pre-registered client is for issuer {configured:?}, but the server uses {discovered:?}")]
     PreRegisteredIssuerMismatch {

@@ -15,6 +15,9 @@ impl Machine {
             // retry with a fresh proof, keeping the token.
             return;
         }
+        if challenge.offers(crate::challenge::ChallengeScheme::DPoP) {
+            self.rs_dpop_seen = true;
+        }
         if status == 403 {
             if challenge.error.as_deref() == Some("insufficient_scope") {
                 self.step_up(now, challenge);
@@ -33,7 +36,10 @@ impl Machine {
             .as_ref()
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| t.refresh_token.is_some());
-        if has_rt && !self.refreshed_after_401 {
+        if self.learn_bearer_only(&challenge) && has_rt {
+            // RFC 9449 §7.1: the server takes no bound tokens; an unbound refresh, once.
+            self.start_refresh(now, true);
+        } else if has_rt && !self.refreshed_after_401 && !self.wants_dpop_now(&challenge) {
             self.start_refresh(now, true);
         } else {
             let previous = self.previous_scopes();
@@ -272,7 +278,10 @@ impl Machine {
             // Re-authorization: previous ∪ challenged (SD-idx L109-112).
             scope::union(&flow.scopes, &challenged)
         };
-        flow.dpop_key = self.dpop_key_for(&meta);
+        flow.dpop_key = match self.dpop_key_for(&flow.challenge, &meta) {
+            Ok(key) => key,
+            Err(e) => return self.fail(e),
+        };
         let kind = self.choose_grant(&meta);
         if kind != GrantKind::AuthorizationCode {
             // No refresh token is expected from these grants: no `offline_access` either.

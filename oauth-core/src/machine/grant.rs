@@ -317,35 +317,13 @@ impl Machine {
 
     // ---------------------------------------------------------------- DPoP
 
-    /// A DPoP key for a new flow when the caller allows DPoP and the AS advertises ES256
-    /// (RFC 9449 §5.1): the key of the current tokens for the same issuer, else a new one.
-    pub(super) fn dpop_key_for(
-        &mut self,
-        meta: &AuthorizationServerMetadata,
-    ) -> Option<DpopPrivateKey> {
-        let supported = meta
-            .dpop_signing_alg_values_supported
-            .as_deref()
-            .is_some_and(|algs| algs.iter().any(|a| a == "ES256"));
-        if !self.config.dpop || !supported || !cfg!(feature = "extensions") {
-            return None;
-        }
-        let existing = self
-            .session
-            .as_ref()
-            .filter(|s| s.issuer == meta.issuer)
-            .and_then(|s| s.tokens.as_ref())
-            .and_then(|t| t.dpop_key.clone());
-        existing.or_else(|| self.new_dpop_key())
-    }
-
     #[cfg(feature = "extensions")]
-    fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
+    pub(super) fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
         Some(crate::dpop::generate_key(&mut *self.rng).to_scalar_b64())
     }
 
     #[cfg(not(feature = "extensions"))]
-    fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
+    pub(super) fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
         None
     }
 

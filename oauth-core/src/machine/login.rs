@@ -286,6 +286,7 @@ impl Machine {
             }),
             scopes: granted,
             discovery: None,
+            settings: crate::session::SessionSettings::default(),
         };
         self.install_session(session);
     }
@@ -293,6 +294,7 @@ impl Machine {
     /// Persist first, then announce: a token is never used before it is stored.
     pub(super) fn install_session(&mut self, mut session: Session) {
         self.tokens_obtained_at = session.tokens.as_ref().map(|_| self.now.wall);
+        self.stamp_settings(&mut session);
         if let Some(cache) = self.discovery_cache(&session.issuer) {
             session.discovery = Some(cache);
         }

@@ -10,6 +10,7 @@
 //! `State` enum here.
 
 mod discovery;
+mod dpop_choice;
 mod grant;
 mod login;
 mod refresh;
@@ -91,6 +92,12 @@ pub struct Machine {
     last_grant: Option<GrantKind>,
     /// The issuer of the latest flow, so a failed login can still name the AS host.
     last_issuer: Option<String>,
+    /// A challenge from the resource server offered the `DPoP` scheme (RFC 9449 §7.1), or the
+    /// loaded session's tokens are DPoP-bound: re-authorizations keep asking for bound tokens.
+    rs_dpop_seen: bool,
+    /// The resource server refused a DPoP-bound token with a `Bearer`-only challenge (persisted
+    /// in [`crate::session::SessionSettings`]).
+    rs_refuses_dpop: bool,
 }
 
 /// The in-progress login: what discovery found so far.
@@ -227,6 +234,8 @@ impl Machine {
             as_nonce: None,
             rs_nonce: None,
             last_grant: None,
+            rs_dpop_seen: false,
+            rs_refuses_dpop: false,
         })
     }
 

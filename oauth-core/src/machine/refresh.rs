@@ -24,6 +24,7 @@ impl Machine {
                     if self.cached_meta.is_none() {
                         self.restore_discovery(&s);
                     }
+                    self.adopt_settings(&s);
                     self.session = Some(s);
                     self.set_status(if authorized {
                         AuthStatus::Authorized
@@ -80,6 +81,7 @@ impl Machine {
             None,
         );
         let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
+        let key = key.filter(|_| !self.refresh_unbound());
         let id = self.fetch_token(now, Step::Refresh, request, key);
         self.state = State::Refreshing { id };
     }
@@ -99,6 +101,7 @@ impl Machine {
                     session.scopes = scope::split(s);
                 }
                 let key = session.tokens.as_ref().and_then(|t| t.dpop_key.clone());
+                let key = key.filter(|_| !self.refresh_unbound());
                 let mut tokens = response.into_token_set(now.wall, previous_rt);
                 tokens.dpop_key = key;
                 session.tokens = Some(tokens);
