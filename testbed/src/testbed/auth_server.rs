@@ -294,6 +294,9 @@ impl AuthServer {
                 json!(iss),
             );
         }
+        if let Some(algs) = &c.as_dpop_algs {
+            obj.insert("dpop_signing_alg_values_supported".into(), json!(algs));
+        }
         if form.is_oidc() {
             obj.insert(
                 "jwks_uri".into(),

@@ -365,6 +365,12 @@ impl Testbed {
         }
     }
 
+    /// Makes the MCP server challenge with (and accept) another scheme from now on: a server
+    /// that stopped or started taking DPoP (RFC 9449 §7.1).
+    pub fn set_challenge_scheme(&mut self, scheme: ChallengeScheme) {
+        self.rs.set_challenge_scheme(scheme);
+    }
+
     /// Points PRM `authorization_servers` at `issuer` (the migration flip, by hand); tokens from
     /// any other issuer then get 401.
     pub fn set_prm_authorization_server(&mut self, issuer: &str) {
