@@ -145,12 +145,39 @@ pub struct ClientArgs {
     /// modelcontextprotocol#1389).
     #[arg(long)]
     pub no_resource: bool,
+    /// When to ask for DPoP-bound tokens (RFC 9449): auto (only where the MCP server signals
+    /// DPoP and the authorization server offers ES256), always (whenever the authorization
+    /// server offers ES256), never. Stored with the session [default: the stored choice, else
+    /// auto].
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub dpop: Option<DpopArg>,
     /// Give up waiting for the browser after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub login_timeout: u64,
     /// Machine-to-machine grants (no browser).
     #[command(flatten)]
     pub machine: MachineArgs,
+}
+
+/// `--dpop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DpopArg {
+    /// Only where the MCP server signals DPoP and the authorization server offers ES256.
+    Auto,
+    /// Whenever the authorization server offers ES256.
+    Always,
+    /// Bearer tokens only.
+    Never,
+}
+
+impl From<DpopArg> for mcp_oauth_core::DpopMode {
+    fn from(arg: DpopArg) -> Self {
+        match arg {
+            DpopArg::Auto => Self::Auto,
+            DpopArg::Always => Self::Always,
+            DpopArg::Never => Self::Never,
+        }
+    }
 }
 
 /// Machine-to-machine authorization, for scripts and CI jobs (no browser; the grant runs again
@@ -194,6 +221,7 @@ impl std::fmt::Debug for ClientArgs {
             .field("no_browser", &self.no_browser)
             .field("resource", &self.resource)
             .field("no_resource", &self.no_resource)
+            .field("dpop", &self.dpop)
             .field("login_timeout", &self.login_timeout)
             .field("machine", &self.machine)
             .finish()
