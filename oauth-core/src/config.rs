@@ -93,6 +93,46 @@ impl std::str::FromStr for DpopMode {
     }
 }
 
+/// An authorization server named by the caller instead of discovered, for MCP servers that
+/// publish no protected resource metadata (RFC 9728). Its endpoints come from its RFC 8414 / OIDC
+/// metadata, or, for an issuer that publishes none either, from `endpoints`. Every URL still
+/// passes the [`UrlPolicy`].
+///
+/// ```
+/// use mcp_oauth_core::config::{KnownAuthorizationServer, ServerEndpoints};
+/// use mcp_oauth_core::Config;
+///
+/// let mut config = Config::new("https://mcp.example.com/mcp");
+/// config.authorization_server = Some(KnownAuthorizationServer {
+///     issuer: "https://login.example.com".into(),
+///     endpoints: Some(ServerEndpoints {
+///         authorization_endpoint: "https://login.example.com/oauth2/authorize".into(),
+///         token_endpoint: "https://login.example.com/oauth2/token".into(),
+///         registration_endpoint: None,
+///     }),
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KnownAuthorizationServer {
+    /// The issuer: registrations are bound to it and an RFC 9207 `iss` is compared with it.
+    pub issuer: String,
+    /// Explicit endpoints; `None` reads them from the issuer's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<ServerEndpoints>,
+}
+
+/// The endpoints of an authorization server that publishes no metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerEndpoints {
+    /// `authorization_endpoint` (RFC 6749 §3.1).
+    pub authorization_endpoint: String,
+    /// `token_endpoint` (RFC 6749 §3.2).
+    pub token_endpoint: String,
+    /// RFC 7591 `registration_endpoint`, when the server offers dynamic registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+}
+
 /// Credentials the user or host registered with the authorization server beforehand.
 #[derive(Debug, Clone)]
 pub struct PreRegisteredClient {
@@ -224,6 +264,13 @@ pub struct Config {
     /// When to ask for DPoP-bound tokens (RFC 9449; needs the `extensions` feature, without it
     /// every token is a Bearer token).
     pub dpop: DpopMode,
+    /// Extra authorization request parameters (RFC 6749 §3.1 lets servers define their own), in
+    /// order: Auth0's `audience`, Google's `access_type=offline` and `prompt=consent`. The
+    /// parameters the client sets itself are refused ([`crate::authorize::check_extra_param`]).
+    pub authorize_params: Vec<(String, String)>,
+    /// Use this authorization server instead of discovering one through the MCP server's
+    /// protected resource metadata.
+    pub authorization_server: Option<KnownAuthorizationServer>,
     /// When false, the machine never starts a browser flow: it reports `LoginRequired` instead
     /// (for `mcp-oauth token` and background jobs).
     pub interactive: bool,
@@ -247,6 +294,8 @@ impl Config {
             interactive: true,
             grant: Grant::Auto,
             dpop: DpopMode::Auto,
+            authorize_params: Vec::new(),
+            authorization_server: None,
         }
     }
 
@@ -265,6 +314,31 @@ impl Config {
     /// ```
     pub fn apply_session_settings(&mut self, settings: &crate::session::SessionSettings) {
         self.dpop = settings.dpop;
+        self.authorize_params = settings.authorize_params.clone();
+        self.authorization_server = settings.authorization_server.clone();
+    }
+
+    /// Checks what [`crate::Machine::new`] cannot leave to the flow: every extra authorization
+    /// parameter is one the client does not own, and a named authorization server's URLs pass
+    /// the URL policy.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        for (name, _) in &self.authorize_params {
+            crate::authorize::check_extra_param(name)?;
+        }
+        if let Some(known) = &self.authorization_server {
+            self.url_policy.check(&known.issuer)?;
+            if let Some(e) = &known.endpoints {
+                let urls = [Some(&e.authorization_endpoint), Some(&e.token_endpoint)];
+                for url in urls
+                    .into_iter()
+                    .chain([e.registration_endpoint.as_ref()])
+                    .flatten()
+                {
+                    self.url_policy.check(url)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The settings a session made with this configuration records (see
@@ -272,6 +346,8 @@ impl Config {
     pub fn session_settings(&self) -> crate::session::SessionSettings {
         crate::session::SessionSettings {
             dpop: self.dpop,
+            authorize_params: self.authorize_params.clone(),
+            authorization_server: self.authorization_server.clone(),
             ..Default::default()
         }
     }

@@ -51,8 +51,8 @@ pub mod uri;
 pub mod url_policy;
 
 pub use config::{
-    ClientConfig, Config, DpopMode, EnterpriseIdp, Grant, PreRegisteredClient, PrivateKeyJwt,
-    ResourceMatch, ResourceParameter,
+    ClientConfig, Config, DpopMode, EnterpriseIdp, Grant, KnownAuthorizationServer,
+    PreRegisteredClient, PrivateKeyJwt, ResourceMatch, ResourceParameter, ServerEndpoints,
 };
 pub use error::{Error, Fault, Result};
 pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::DpopMode;
+use crate::config::{DpopMode, KnownAuthorizationServer};
 
 use crate::secret::{AccessToken, AuthorizationHeader, ClientSecret, DpopPrivateKey, RefreshToken};
 
@@ -208,6 +208,13 @@ pub struct SessionSettings {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub resource_refuses_dpop: bool,
+    /// Extra authorization request parameters ([`crate::Config::authorize_params`]).
+    #[serde(rename = "params", default, skip_serializing_if = "Vec::is_empty")]
+    pub authorize_params: Vec<(String, String)>,
+    /// The authorization server named instead of discovered
+    /// ([`crate::Config::authorization_server`]).
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub authorization_server: Option<KnownAuthorizationServer>,
 }
 
 impl SessionSettings {

@@ -94,6 +94,9 @@ impl Machine {
             return;
         }
         self.set_status(AuthStatus::Working);
+        if let Some(known) = self.config.authorization_server.clone() {
+            return self.named_server(now, challenge, scopes, known);
+        }
         let candidates = prm::candidates(&self.server, challenge.resource_metadata.as_deref());
         let flow = Flow {
             challenge,
@@ -169,6 +172,46 @@ impl Machine {
         }
     }
 
+    /// The caller named the authorization server (no PRM discovery): its endpoints as given,
+    /// or from its metadata (cached when fetched before).
+    fn named_server(
+        &mut self,
+        now: Now,
+        challenge: AuthChallenge,
+        scopes: Vec<String>,
+        known: crate::config::KnownAuthorizationServer,
+    ) {
+        self.cached_prm = None;
+        let flow = Flow {
+            challenge,
+            scopes,
+            issuer: known.issuer.clone(),
+            resource: self.resource_for(None),
+            ..Flow::default()
+        };
+        let meta = match (&known.endpoints, &self.cached_meta) {
+            (Some(endpoints), _) => Some(asm::from_endpoints(&known.issuer, endpoints)),
+            (None, Some(meta)) if meta.issuer == known.issuer => Some(meta.clone()),
+            (None, _) => None,
+        };
+        match meta {
+            Some(meta) => {
+                if let Err(e) = self.check_metadata(&meta) {
+                    return self.fail(e);
+                }
+                self.cached_meta = Some(meta.clone());
+                self.after_metadata(
+                    now,
+                    Flow {
+                        meta: Some(meta),
+                        ..flow
+                    },
+                )
+            }
+            None => self.fetch_meta(now, flow, asm::candidates(&known.issuer), 0),
+        }
+    }
+
     /// No PRM anywhere: 2025-03-26 servers put the AS at the server origin (spec-checklist L2).
     pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
         if !self.config.legacy_discovery {
@@ -198,6 +241,11 @@ impl Machine {
                 let mut flow = flow;
                 flow.meta = Some(meta);
                 return self.after_metadata(now, flow);
+            }
+            if self.config.authorization_server.is_some() {
+                return self.fail(Error::NoServerMetadata {
+                    issuer: sanitize_remote_text(&flow.issuer),
+                });
             }
             return self.fail(Error::DiscoveryFailed);
         };

@@ -297,7 +297,10 @@ impl Machine {
         let parsed = token_answer(result, Step::TokenExchange);
         let response = match parsed {
             Ok(r) => r,
-            Err(e) => return self.fail(e),
+            Err(e) => {
+                let e = super::login::configured_client_error(e, flow.registration.as_ref());
+                return self.fail(e);
+            }
         };
         // A workload-identity grant may run without any client registration: the session then
         // records an anonymous pre-registered client bound to the issuer.

@@ -210,6 +210,7 @@ impl Machine {
         if let Some(url) = &config.client.metadata_document_url {
             registration::validate_client_id_url(url)?;
         }
+        config.validate()?;
         Ok(Self {
             config,
             server,

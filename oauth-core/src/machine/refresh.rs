@@ -111,9 +111,7 @@ impl Machine {
                 // invalid_grant and friends: the refresh token is dead. Drop the tokens (and a DCR
                 // client the AS no longer knows), keep the rest, and log in again.
                 session.tokens = None;
-                if e.oauth_code() == Some("invalid_client")
-                    && session.client.kind == ClientKind::Dynamic
-                {
+                if super::login::rejects_client(&e) && session.client.kind == ClientKind::Dynamic {
                     session.client.redirect_uri = None;
                 }
                 self.emit(Output::StoreSession(session.clone()));
