@@ -11,7 +11,9 @@ use mcp_oauth_blocking::{
     Browser, FileStore, KeychainOptions, KeychainStore, MemoryStore, NoBrowser, Options,
     SessionStore, StoreKind, SystemBrowser,
 };
-use mcp_oauth_core::config::{PreRegisteredClient, ResourceParameter};
+use mcp_oauth_core::config::{
+    KnownAuthorizationServer, PreRegisteredClient, ResourceParameter, ServerEndpoints,
+};
 use mcp_oauth_core::registration::validate_client_id_url;
 use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::secret::ClientSecret;
@@ -194,6 +196,23 @@ pub fn config(
     if let Some(mode) = client.dpop {
         config.dpop = mode.into();
     }
+    if !client.authorize_params.is_empty() {
+        config.authorize_params = client.authorize_params.clone();
+    }
+    if let Some(issuer) = &client.authorization_server {
+        let endpoints = match (&client.authorization_endpoint, &client.token_endpoint) {
+            (Some(authorization), Some(token)) => Some(ServerEndpoints {
+                authorization_endpoint: authorization.clone(),
+                token_endpoint: token.clone(),
+                registration_endpoint: client.registration_endpoint.clone(),
+            }),
+            _ => None,
+        };
+        config.authorization_server = Some(KnownAuthorizationServer {
+            issuer: issuer.clone(),
+            endpoints,
+        });
+    }
     let scopes = scopes(&client.scopes);
     if !scopes.is_empty() {
         config.scopes = Some(scopes);
@@ -215,6 +234,10 @@ pub fn config(
     };
     config.authorization_timeout = Duration::from_secs(client.login_timeout);
     apply_machine(&mut config, &client.machine)?;
+    // A refused URL or parameter is the user's to fix: exit 2 before anything is sent.
+    config
+        .validate()
+        .map_err(|e| CliError::usage(one_line(&e.to_string())))?;
     Ok(config)
 }
 

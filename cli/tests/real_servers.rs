@@ -85,3 +85,199 @@ fn the_dpop_flag_is_stored_and_reused_without_flags() {
     assert!(header.stdout.starts_with("DPoP "), "{header:?}");
     assert_eq!(env.violations(), Vec::<String>::new());
 }
+
+/// The authorization requests the testbed saw, as query pairs.
+fn authorize_requests(env: &Env) -> Vec<Vec<(String, String)>> {
+    env.server.with_testbed(|t| t.authorize_requests())
+}
+
+fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(unix)]
+#[test]
+fn authorize_params_are_sent_stored_and_reused() {
+    let env = Env::new(TestbedConfig::default());
+    let url = env.url();
+    let login = env.run(&[
+        "login",
+        &url,
+        "--authorize-param",
+        "audience=https://api.example.com",
+        "--authorize-param",
+        "prompt=consent",
+        "--login-timeout",
+        "30",
+    ]);
+    assert_eq!(login.code, Some(0), "{login:?}");
+    let first = authorize_requests(&env)
+        .pop()
+        .expect("one authorization request");
+    assert_eq!(value(&first, "audience"), Some("https://api.example.com"));
+    assert_eq!(value(&first, "prompt"), Some("consent"));
+
+    // Tokens gone at the server: `call`, given no flag, logs in again with the same parameters.
+    env.server.with_testbed(|t| {
+        t.revoke_all_access_tokens();
+        t.revoke_all_refresh_tokens();
+    });
+    let call = env.run(&["call", &url, "tools/list", "--login-timeout", "30"]);
+    assert_eq!(call.code, Some(0), "{call:?}");
+    let second = authorize_requests(&env)
+        .pop()
+        .expect("a second authorization request");
+    assert_eq!(value(&second, "audience"), Some("https://api.example.com"));
+    assert_eq!(value(&second, "prompt"), Some("consent"));
+    assert_eq!(env.violations(), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn parameters_the_client_owns_are_a_usage_error() {
+    let env = Env::new(TestbedConfig::default());
+    let url = env.url();
+    for bad in [
+        "state=x",
+        "code_challenge=x",
+        "resource=https://evil.example",
+        "nokey",
+    ] {
+        let run = env.run(&["login", &url, "--authorize-param", bad]);
+        assert_eq!(run.code, Some(2), "{bad}: {run:?}");
+        assert!(run.stderr.contains("--authorize-param"), "{}", run.stderr);
+    }
+    let run = env.run(&["login", &url, "--authorize-param", "scope=admin"]);
+    assert!(
+        run.stderr.contains("set by the client itself"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.kinds(), [], "nothing sent");
+}
+
+/// An MCP server that publishes no protected resource metadata, its authorization server on
+/// another origin (legacy discovery at the MCP origin finds nothing there).
+fn no_prm(as_metadata: bool) -> TestbedConfig {
+    let mut config = TestbedConfig::default();
+    config.prm_location = mcp_oauth_testbed::testbed::PrmLocation::None;
+    if !as_metadata {
+        config.as_metadata = Vec::new();
+    }
+    config
+}
+
+#[cfg(unix)]
+#[test]
+fn a_named_authorization_server_replaces_discovery_and_is_reused() {
+    let env = Env::new(no_prm(true));
+    let url = env.url();
+    let issuer = env.server.as_origin().to_owned();
+    let login = env.run(&[
+        "login",
+        &url,
+        "--authorization-server",
+        &issuer,
+        "--login-timeout",
+        "30",
+    ]);
+    assert_eq!(login.code, Some(0), "{login:?}");
+    assert_eq!(
+        env.kinds(),
+        [K::ServerMetadata, K::Registration, K::Authorize, K::Token],
+        "no PRM request"
+    );
+    let session = env.session().expect("stored");
+    assert_eq!(session.issuer, issuer);
+    assert_eq!(
+        session.settings.authorization_server.map(|a| a.issuer),
+        Some(issuer.clone())
+    );
+    // Later commands need no flag.
+    env.server.with_testbed(|t| t.revoke_all_access_tokens());
+    let call = env.run(&["call", &url, "tools/list"]);
+    assert_eq!(call.code, Some(0), "{call:?}");
+    assert_eq!(env.count(K::ResourceMetadata), 0);
+    let logout = env.run(&["logout", &url]);
+    assert_eq!(logout.code, Some(0), "{logout:?}");
+    assert_eq!(env.violations(), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn explicit_endpoints_for_a_server_without_any_metadata() {
+    let env = Env::new(no_prm(false));
+    let url = env.url();
+    let issuer = env.server.as_origin().to_owned();
+    let endpoint = |name: &str| env.server.with_testbed(|t| t.as_endpoint(name));
+    let (authorize, token, register) = (
+        endpoint("authorize"),
+        endpoint("token"),
+        endpoint("register"),
+    );
+    let login = env.run(&[
+        "login",
+        &url,
+        "--authorization-server",
+        &issuer,
+        "--authorization-endpoint",
+        &authorize,
+        "--token-endpoint",
+        &token,
+        "--registration-endpoint",
+        &register,
+        "--login-timeout",
+        "30",
+    ]);
+    assert_eq!(login.code, Some(0), "{login:?}");
+    assert_eq!(
+        env.kinds(),
+        [K::Registration, K::Authorize, K::Token],
+        "no discovery"
+    );
+    // `token` refreshes through the stored token endpoint, without flags.
+    env.server.with_testbed(|t| t.expire_all_access_tokens());
+    let mut session = env.session().expect("stored");
+    if let Some(t) = session.tokens.as_mut() {
+        t.expires_at = Some(1);
+    }
+    env.save(&session);
+    env.clear_log();
+    let printed = env.run(&["token", &url]);
+    assert_eq!(printed.code, Some(0), "{printed:?}");
+    assert_eq!(env.kinds(), [K::Token]);
+    let call = env.run(&["call", &url, "tools/list"]);
+    assert_eq!(call.code, Some(0), "{call:?}");
+    assert_eq!(env.violations(), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn explicit_endpoints_pass_the_url_policy_and_need_each_other() {
+    let env = Env::new(no_prm(false));
+    let url = env.url();
+    let issuer = env.server.as_origin().to_owned();
+    let run = env.run(&[
+        "login",
+        &url,
+        "--authorization-server",
+        &issuer,
+        "--authorization-endpoint",
+        "http://login.example.com/authorize",
+        "--token-endpoint",
+        "https://login.example.com/token",
+    ]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("login.example.com"), "{}", run.stderr);
+    let run = env.run(&[
+        "login",
+        &url,
+        "--authorization-endpoint",
+        "https://a.example/x",
+    ]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(env.kinds(), [], "nothing sent");
+}
