@@ -162,12 +162,16 @@ fn parameters_the_client_owns_are_a_usage_error() {
 /// An MCP server that publishes no protected resource metadata, its authorization server on
 /// another origin (legacy discovery at the MCP origin finds nothing there).
 fn no_prm(as_metadata: bool) -> TestbedConfig {
-    let mut config = TestbedConfig::default();
-    config.prm_location = mcp_oauth_testbed::testbed::PrmLocation::None;
-    if !as_metadata {
-        config.as_metadata = Vec::new();
+    let defaults = TestbedConfig::default();
+    TestbedConfig {
+        prm_location: mcp_oauth_testbed::testbed::PrmLocation::None,
+        as_metadata: if as_metadata {
+            defaults.as_metadata.clone()
+        } else {
+            Vec::new()
+        },
+        ..defaults
     }
-    config
 }
 
 #[cfg(unix)]

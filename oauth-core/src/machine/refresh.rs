@@ -48,6 +48,7 @@ impl Machine {
             .and_then(|s| s.tokens.as_ref())
             .map(|t| t.access_token.expose_secret().to_string());
         if let Some(s) = loaded {
+            self.adopt_settings(&s);
             let theirs = s.tokens.as_ref().map(|t| t.access_token.expose_secret());
             if s.has_usable_token(now.wall, margin) && theirs != ours.as_deref() {
                 self.tokens_obtained_at = None;
