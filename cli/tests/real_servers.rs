@@ -119,6 +119,13 @@ fn authorize_params_are_sent_stored_and_reused() {
         .expect("one authorization request");
     assert_eq!(value(&first, "audience"), Some("https://api.example.com"));
     assert_eq!(value(&first, "prompt"), Some("consent"));
+    let status = env.run(&["status", "--json"]);
+    let doc: Value = serde_json::from_str(&status.stdout).expect("status --json");
+    assert_eq!(
+        doc[0]["authorize_params"],
+        serde_json::json!(["audience", "prompt"])
+    );
+    assert_eq!(doc[0]["dpop"], "auto");
 
     // Tokens gone at the server: `call`, given no flag, logs in again with the same parameters.
     env.server.with_testbed(|t| {
