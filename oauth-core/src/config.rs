@@ -321,6 +321,16 @@ impl Config {
     /// Checks what [`crate::Machine::new`] cannot leave to the flow: every extra authorization
     /// parameter is one the client does not own, and a named authorization server's URLs pass
     /// the URL policy.
+    ///
+    /// ```
+    /// use mcp_oauth_core::Config;
+    ///
+    /// let mut config = Config::new("https://mcp.example.com/mcp");
+    /// config.authorize_params = vec![("audience".into(), "https://api.example.com".into())];
+    /// assert!(config.validate().is_ok());
+    /// config.authorize_params.push(("state".into(), "chosen-by-me".into()));
+    /// assert!(config.validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<(), crate::Error> {
         for (name, _) in &self.authorize_params {
             crate::authorize::check_extra_param(name)?;
