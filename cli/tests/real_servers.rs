@@ -292,3 +292,27 @@ fn explicit_endpoints_pass_the_url_policy_and_need_each_other() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert_eq!(env.kinds(), [], "nothing sent");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_forgotten_registration_heals_itself() {
+    // The authorization server lost its dynamically registered clients (a database reset):
+    // the refresh is refused with invalid_client, the client registers again once and logs in.
+    let env = Env::new(TestbedConfig::default());
+    let url = env.url();
+    let login = env.run(&["login", &url, "--login-timeout", "30"]);
+    assert_eq!(login.code, Some(0), "{login:?}");
+    let old_client = env.session().expect("stored").client.client_id;
+    env.server.with_testbed(|t| {
+        t.forget_registrations();
+        t.revoke_all_access_tokens();
+    });
+    env.clear_log();
+    let call = env.run(&["call", &url, "tools/list", "--login-timeout", "30"]);
+    assert_eq!(call.code, Some(0), "{call:?}");
+    assert_eq!(env.count(K::Registration), 1, "registered once more");
+    assert_eq!(env.count(K::Authorize), 1);
+    let new_client = env.session().expect("stored").client.client_id;
+    assert_ne!(new_client, old_client);
+    assert_eq!(env.violations(), Vec::<String>::new());
+}
