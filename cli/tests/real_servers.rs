@@ -48,10 +48,36 @@ fn login_then_call_works_behind_a_provider_that_advertises_dpop() {
 
 #[cfg(unix)]
 #[test]
+fn a_server_announcing_dpop_only_in_its_challenge_upgrades_without_a_second_login() {
+    // `login` asks no MCP request, so it sees no challenge and gets a Bearer token; the first
+    // `call` meets the DPoP-only challenge and a signed refresh brings the bound token.
+    let mut config = TestbedConfig::dpop_idp_bearer_server();
+    config.challenge_scheme = ChallengeScheme::DPoP;
+    config.token_endpoint_auth_methods = vec![mcp_oauth_core::ClientAuthMethod::ClientSecretBasic];
+    let env = Env::new(config);
+    let url = env.url();
+    let login = env.run(&["login", &url, "--login-timeout", "30"]);
+    assert_eq!(login.code, Some(0), "{login:?}");
+    assert_eq!(
+        env.session().and_then(|s| s.tokens).map(|t| t.token_type),
+        Some(TokenType::Bearer)
+    );
+    // The DPoP server refuses the Bearer token once it is bound-only (as RFC 9449 §7.2 allows).
+    env.server.with_testbed(|t| t.revoke_all_access_tokens());
+    let call = env.run(&["call", &url, "tools/list", "--no-login"]);
+    assert_eq!(call.code, Some(0), "{call:?}");
+    assert_eq!(env.count(K::Authorize), 1, "no second login");
+    let session = env.session().expect("stored");
+    assert_eq!(session.tokens.expect("tokens").token_type, TokenType::DPoP);
+    assert_eq!(env.violations(), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
 fn the_dpop_flag_is_stored_and_reused_without_flags() {
-    // A DPoP-capable server: under auto, a DPoP-only challenge for a Bearer token would send
-    // the client back to the browser for a bound token; `--dpop never`, stored with the
-    // session, keeps `call` (given no flag) on a silent Bearer refresh.
+    // A DPoP-capable server: under auto, a DPoP-only challenge for a Bearer token would be
+    // answered with a signed refresh for a bound token; `--dpop never`, stored with the
+    // session, keeps `call` (given no flag) on a Bearer refresh.
     let mut config = TestbedConfig::dpop_idp_bearer_server();
     config.challenge_scheme = ChallengeScheme::DPoP;
     let env = Env::new(config);

@@ -233,12 +233,32 @@ fn always_keeps_the_bound_token_when_refused() {
 }
 
 #[test]
-fn a_dpop_only_challenge_for_a_bearer_token_re_authorizes_with_dpop() {
+fn a_dpop_only_challenge_for_a_bearer_token_upgrades_it_with_a_signed_refresh() {
     // Logged in before the server said anything about DPoP (a proactive login), then the server
-    // refuses the Bearer token and offers only DPoP: a refresh would bring another Bearer token.
+    // refuses the Bearer token and offers only DPoP: the refresh carries a proof with a new key.
     let mut at = Scenario::new().meta(dpop_meta()).authorized();
     assert_eq!(at.header(), format!("Bearer {ACCESS_TOKEN}"));
     challenge(&mut at, DPOP_CHALLENGE);
+    at.answer_load();
+    let refresh = at.expect_fetch(Step::Refresh);
+    assert!(refresh.header("DPoP").is_some(), "a signed refresh");
+    at.respond_json(200, &dpop_token());
+    assert_eq!(at.header(), format!("DPoP {ACCESS_TOKEN}"));
+    let stored = at.store.clone().expect("stored");
+    assert!(
+        stored.tokens.expect("tokens").dpop_key.is_some(),
+        "bound to the new key"
+    );
+    assert!(at.machine.dpop_proof(at.now, "POST", SERVER).is_some());
+}
+
+#[test]
+fn an_as_refusing_the_signed_refresh_costs_one_re_authorization_with_dpop() {
+    let mut at = Scenario::new().meta(dpop_meta()).authorized();
+    challenge(&mut at, DPOP_CHALLENGE);
+    at.answer_load();
+    at.expect_fetch(Step::Refresh);
+    at.respond_json(400, &json!({"error": "invalid_grant"}));
     at.expect_fetch(Step::ResourceMetadata);
     at.respond_json(200, &prm_doc());
     at.expect(|o| matches!(o, Output::ListenLoopback { .. }), "listen");

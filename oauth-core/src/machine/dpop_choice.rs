@@ -150,7 +150,7 @@ impl Machine {
     }
 
     /// A 401 for a Bearer token whose challenge offers only `DPoP`, where a bound token can be
-    /// had: refreshing would only bring another Bearer token, so re-authorize at once.
+    /// had: the refresh must carry a proof, or it would only bring another Bearer token.
     pub(super) fn wants_dpop_now(&self, challenge: &AuthChallenge) -> bool {
         let bearer_token = self
             .session
@@ -168,6 +168,22 @@ impl Machine {
         let rs = self.resource_dpop(challenge);
         let algs = meta.dpop_signing_alg_values_supported.as_deref();
         wants_dpop(self.config.dpop, &rs, algs, cfg!(feature = "extensions")).unwrap_or(false)
+    }
+
+    /// The key a refresh is signed with: none when refreshes go unbound, the current tokens'
+    /// key, or a new one when upgrading a Bearer token ([`Machine::wants_dpop_now`]).
+    pub(super) fn refresh_dpop_key(
+        &mut self,
+        current: Option<DpopPrivateKey>,
+    ) -> Option<DpopPrivateKey> {
+        let upgrade = std::mem::take(&mut self.upgrade_to_dpop);
+        if self.refresh_unbound() {
+            return None;
+        }
+        match current {
+            None if upgrade => self.new_dpop_key(),
+            current => current,
+        }
     }
 
     /// Stamps the configuration's choices and the learnt preferences on a session about to be

@@ -330,8 +330,8 @@ impl Machine {
         None
     }
 
-    /// Sends a token-endpoint request, with a DPoP proof when `key` is set, remembering the
-    /// unsigned request so a `use_dpop_nonce` answer can be retried once (RFC 9449 §8).
+    /// Sends a token-endpoint request, with a DPoP proof when `key` is set, remembering the key
+    /// (the answer's tokens are bound to it) and the unsigned request so a `use_dpop_nonce` answer can be retried once (RFC 9449 §8).
     pub(super) fn fetch_token(
         &mut self,
         now: Now,
@@ -346,8 +346,9 @@ impl Machine {
         let id = self.fetch(step, signed);
         if key.is_some() {
             self.token_request = Some((request, false));
-            self.token_dpop_key = key;
         }
+        // The tokens this request brings are bound to this key (or to none).
+        self.token_dpop_key = key;
         id
     }
 

@@ -83,7 +83,7 @@ pub struct Machine {
     /// The token-endpoint request in flight, without its DPoP proof, and whether it was already
     /// retried with a server nonce (RFC 9449 §8: retry once).
     token_request: Option<(HttpRequest, bool)>,
-    /// The DPoP key of that request.
+    /// The DPoP key of the latest token-endpoint request (`None`: sent without a proof).
     token_dpop_key: Option<crate::secret::DpopPrivateKey>,
     /// DPoP nonces from the authorization server (§8) and the resource server (§9).
     as_nonce: Option<String>,
@@ -98,6 +98,9 @@ pub struct Machine {
     /// The resource server refused a DPoP-bound token with a `Bearer`-only challenge (persisted
     /// in [`crate::session::SessionSettings`]).
     rs_refuses_dpop: bool,
+    /// The next refresh asks for a bound token with a new key: the resource server refused a
+    /// Bearer token with a `DPoP`-only challenge.
+    upgrade_to_dpop: bool,
 }
 
 /// The in-progress login: what discovery found so far.
@@ -237,6 +240,7 @@ impl Machine {
             last_grant: None,
             rs_dpop_seen: false,
             rs_refuses_dpop: false,
+            upgrade_to_dpop: false,
         })
     }
 
@@ -334,6 +338,7 @@ impl Machine {
             Input::RequestSucceeded => {
                 self.attempts = 0;
                 self.refreshed_after_401 = false;
+                self.upgrade_to_dpop = false;
             }
             Input::SessionLoaded(session) => self.on_session_loaded(now, session),
             Input::ResourceNonce { nonce } => self.rs_nonce = Some(nonce),

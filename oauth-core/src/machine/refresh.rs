@@ -82,7 +82,7 @@ impl Machine {
             None,
         );
         let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
-        let key = key.filter(|_| !self.refresh_unbound());
+        let key = self.refresh_dpop_key(key);
         let id = self.fetch_token(now, Step::Refresh, request, key);
         self.state = State::Refreshing { id };
     }
@@ -101,10 +101,8 @@ impl Machine {
                 if let Some(s) = response.scope.as_deref() {
                     session.scopes = scope::split(s);
                 }
-                let key = session.tokens.as_ref().and_then(|t| t.dpop_key.clone());
-                let key = key.filter(|_| !self.refresh_unbound());
                 let mut tokens = response.into_token_set(now.wall, previous_rt);
-                tokens.dpop_key = key;
+                tokens.dpop_key = self.token_dpop_key.clone();
                 session.tokens = Some(tokens);
                 self.install_session(session);
             }
