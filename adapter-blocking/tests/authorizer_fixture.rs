@@ -62,6 +62,7 @@ pub fn session_with(token_endpoint: &str, access: &str, expires_at: Option<u64>)
         }),
         scopes: vec!["mcp".to_owned()],
         discovery: None,
+        settings: Default::default(),
     }
 }
 

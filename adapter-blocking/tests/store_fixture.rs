@@ -42,6 +42,7 @@ pub fn session_with_token(server: &str, token: &str) -> Session {
         }),
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
         discovery: None,
+        settings: Default::default(),
     }
 }
 

@@ -66,6 +66,7 @@ fn session(expires_at: u64) -> Session {
         }),
         scopes: vec![],
         discovery: None,
+        settings: Default::default(),
     }
 }
 

@@ -156,12 +156,68 @@ pub struct ClientArgs {
     /// modelcontextprotocol#1389).
     #[arg(long)]
     pub no_resource: bool,
+    /// When to ask for DPoP-bound tokens (RFC 9449): auto (only where the MCP server signals
+    /// DPoP and the authorization server offers ES256), always (whenever the authorization
+    /// server offers ES256), never. Stored with the session [default: the stored choice, else
+    /// auto].
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub dpop: Option<DpopArg>,
+    /// Add KEY=VALUE to the authorization request (repeatable), e.g. audience=... for Auth0,
+    /// access_type=offline and prompt=consent for Google. The parameters the client sets itself
+    /// (state, scope, resource, redirect_uri, ...) are refused. Stored with the session.
+    #[arg(long = "authorize-param", value_name = "KEY=VALUE", value_parser = authorize_param)]
+    pub authorize_params: Vec<(String, String)>,
+    /// Use this authorization server (its issuer) instead of the one the MCP server's protected
+    /// resource metadata names, for servers that publish none. Stored with the session.
+    #[arg(long, value_name = "ISSUER")]
+    pub authorization_server: Option<String>,
+    /// The authorization endpoint of --authorization-server, when it publishes no metadata
+    /// (RFC 8414 / OpenID) either; needs --token-endpoint.
+    #[arg(long, value_name = "URL", requires_all = ["authorization_server", "token_endpoint"])]
+    pub authorization_endpoint: Option<String>,
+    /// The token endpoint of --authorization-server (with --authorization-endpoint).
+    #[arg(long, value_name = "URL", requires = "authorization_endpoint")]
+    pub token_endpoint: Option<String>,
+    /// The dynamic registration endpoint (RFC 7591) of --authorization-server, if it has one
+    /// (with --authorization-endpoint).
+    #[arg(long, value_name = "URL", requires = "authorization_endpoint")]
+    pub registration_endpoint: Option<String>,
     /// Give up waiting for the browser after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub login_timeout: u64,
     /// Machine-to-machine grants (no browser).
     #[command(flatten)]
     pub machine: MachineArgs,
+}
+
+/// Parses `--authorize-param KEY=VALUE`, refusing the parameters the client owns.
+pub fn authorize_param(raw: &str) -> Result<(String, String), String> {
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {raw:?}"))?;
+    mcp_oauth_core::authorize::check_extra_param(key).map_err(|e| e.to_string())?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+/// `--dpop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DpopArg {
+    /// Only where the MCP server signals DPoP and the authorization server offers ES256.
+    Auto,
+    /// Whenever the authorization server offers ES256.
+    Always,
+    /// Bearer tokens only.
+    Never,
+}
+
+impl From<DpopArg> for mcp_oauth_core::DpopMode {
+    fn from(arg: DpopArg) -> Self {
+        match arg {
+            DpopArg::Auto => Self::Auto,
+            DpopArg::Always => Self::Always,
+            DpopArg::Never => Self::Never,
+        }
+    }
 }
 
 /// Machine-to-machine authorization, for scripts and CI jobs (no browser; the grant runs again
@@ -205,6 +261,12 @@ impl std::fmt::Debug for ClientArgs {
             .field("no_browser", &self.no_browser)
             .field("resource", &self.resource)
             .field("no_resource", &self.no_resource)
+            .field("dpop", &self.dpop)
+            .field("authorize_params", &self.authorize_params)
+            .field("authorization_server", &self.authorization_server)
+            .field("authorization_endpoint", &self.authorization_endpoint)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("registration_endpoint", &self.registration_endpoint)
             .field("login_timeout", &self.login_timeout)
             .field("machine", &self.machine)
             .finish()

@@ -23,7 +23,8 @@ use crate::ui::print_line;
 pub fn run(args: &CallArgs, ctx: &Ctx) -> Result<(), CliError> {
     let params = parse_params(args.params.as_deref())?;
     let secret = setup::client_secret(&args.client)?;
-    let mut config = setup::config(&args.server, &args.client, secret)?;
+    let stored = setup::stored_settings(&ctx.store, &args.server);
+    let mut config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
     config.interactive = !args.no_login;
     let (options, browser) = setup::options(&ctx.store, Some(&args.client));
     let auth =

@@ -34,7 +34,8 @@ pub fn now_wall() -> u64 {
 /// `mcp-oauth login`: the full flow, even when a session exists.
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
     let secret = setup::client_secret(&args.client)?;
-    let config = setup::config(&args.server, &args.client, secret)?;
+    let stored = setup::stored_settings(&ctx.store, &args.server);
+    let config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
     if args.client.client_metadata_url.is_some() && args.client.redirect_port.is_none() {
         ctx.ui.progress(
             "note: a Client ID Metadata Document lists exact redirect URIs; pass the \
@@ -100,7 +101,8 @@ fn set_aside_corrupt(server: &str, ctx: &Ctx) -> Result<(), CliError> {
 
 /// `mcp-oauth token`: a valid access token on stdout, refreshed when needed, never a browser.
 pub fn token(args: &TokenArgs, ctx: &Ctx) -> Result<(), CliError> {
-    let mut config = setup::base_config(&args.server);
+    let stored = setup::stored_settings(&ctx.store, &args.server);
+    let mut config = setup::stored_config(&args.server, stored.as_ref());
     config.interactive = false;
     if let Some(id) = &args.client_id {
         let secret = if args.client_secret_stdin {
@@ -159,13 +161,14 @@ fn no_token(auth: &Authorizer, server: &str, e: AdapterError) -> CliError {
 /// delete. Logging out of a server with no session succeeds.
 pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
     let key = canonical_server_url(&args.server).map_err(|e| CliError::usage(e.to_string()))?;
-    if ctx.store.store.load(&key)?.is_none() {
+    let Some(session) = ctx.store.store.load(&key)? else {
         note(&format!("Not logged in to {key}; nothing to do."));
         return Ok(());
-    }
+    };
     let (options, _) = setup::options(&ctx.store, None);
-    let auth = Authorizer::new(setup::base_config(&args.server), options)
-        .map_err(|e| CliError::from_adapter(&args.server, e))?;
+    let config = setup::stored_config(&args.server, Some(&session.settings));
+    let auth =
+        Authorizer::new(config, options).map_err(|e| CliError::from_adapter(&args.server, e))?;
     let result = ctx.ui.run(&auth, None, || auth.logout());
     let counts = auth.request_counts();
     log_counts(&ctx.ui, &counts);

@@ -11,10 +11,13 @@ use mcp_oauth_blocking::{
     Browser, FileStore, KeychainOptions, KeychainStore, MemoryStore, NoBrowser, Options,
     SessionStore, StoreKind, SystemBrowser,
 };
-use mcp_oauth_core::config::{PreRegisteredClient, ResourceParameter};
+use mcp_oauth_core::config::{
+    KnownAuthorizationServer, PreRegisteredClient, ResourceParameter, ServerEndpoints,
+};
 use mcp_oauth_core::registration::validate_client_id_url;
+use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::secret::ClientSecret;
-use mcp_oauth_core::Config;
+use mcp_oauth_core::{Config, SessionSettings};
 
 use crate::args::{ClientArgs, GlobalArgs, MachineArgs, StoreArg};
 use crate::exit::{one_line, CliError};
@@ -175,13 +178,43 @@ pub fn scopes(raw: &[String]) -> Vec<String> {
     out
 }
 
-/// The core configuration for `server` from the client flags.
+/// The settings stored with `server`'s session, if there is one (an unreadable store counts as
+/// none here: the adapter reports it when it loads the session itself).
+pub fn stored_settings(store: &StoreHandle, server: &str) -> Option<SessionSettings> {
+    let key = canonical_server_url(server).ok()?;
+    store.store.load(&key).ok().flatten().map(|s| s.settings)
+}
+
+/// The core configuration for `server` from the client flags. The choices stored with the
+/// session (`stored`) apply first, so a flag given this time overrides them and an omitted one
+/// keeps them.
 pub fn config(
     server: &str,
     client: &ClientArgs,
     secret: Option<ClientSecret>,
+    stored: Option<&SessionSettings>,
 ) -> Result<Config, CliError> {
-    let mut config = base_config(server);
+    let mut config = stored_config(server, stored);
+    if let Some(mode) = client.dpop {
+        config.dpop = mode.into();
+    }
+    if !client.authorize_params.is_empty() {
+        config.authorize_params = client.authorize_params.clone();
+    }
+    if let Some(issuer) = &client.authorization_server {
+        let endpoints = match (&client.authorization_endpoint, &client.token_endpoint) {
+            (Some(authorization), Some(token)) => Some(ServerEndpoints {
+                authorization_endpoint: authorization.clone(),
+                token_endpoint: token.clone(),
+                registration_endpoint: client.registration_endpoint.clone(),
+            }),
+            _ => None,
+        };
+        config.authorization_server = Some(KnownAuthorizationServer {
+            issuer: issuer.clone(),
+            endpoints,
+        });
+    }
     let scopes = scopes(&client.scopes);
     if !scopes.is_empty() {
         config.scopes = Some(scopes);
@@ -203,7 +236,20 @@ pub fn config(
     };
     config.authorization_timeout = Duration::from_secs(client.login_timeout);
     apply_machine(&mut config, &client.machine)?;
+    // A refused URL or parameter is the user's to fix: exit 2 before anything is sent.
+    config
+        .validate()
+        .map_err(|e| CliError::usage(one_line(&e.to_string())))?;
     Ok(config)
+}
+
+/// [`base_config`] with the choices stored with the session applied (`token`, `logout`).
+pub fn stored_config(server: &str, stored: Option<&SessionSettings>) -> Config {
+    let mut config = base_config(server);
+    if let Some(settings) = stored {
+        config.apply_session_settings(settings);
+    }
+    config
 }
 
 /// Defaults for commands that never log in (`token`, `logout`): only the server matters, the
@@ -275,7 +321,7 @@ mod tests {
             "7",
         ]);
         let secret = client_secret(&c).expect("secret");
-        let built = config("https://mcp.example.com/mcp", &c, secret).expect("config");
+        let built = config("https://mcp.example.com/mcp", &c, secret, None).expect("config");
         assert_eq!(built.scopes, Some(vec!["a".to_owned(), "b".to_owned()]));
         let pre = built
             .client
@@ -295,7 +341,7 @@ mod tests {
         assert!(!format!("{built:?}").contains("s3cret"));
 
         let c = client(&["--no-resource"]);
-        let omitted = config("https://mcp.example.com/mcp", &c, None).expect("config");
+        let omitted = config("https://mcp.example.com/mcp", &c, None, None).expect("config");
         assert_eq!(omitted.resource_parameter, ResourceParameter::Omit);
         assert_eq!(omitted.scopes, None);
         assert!(omitted.client.pre_registered.is_none());
@@ -304,11 +350,11 @@ mod tests {
     #[test]
     fn a_bad_cimd_url_is_a_usage_error() {
         let c = client(&["--client-metadata-url", "http://insecure.example/cimd.json"]);
-        let e = config("https://mcp.example.com/mcp", &c, None).expect_err("refused");
+        let e = config("https://mcp.example.com/mcp", &c, None, None).expect_err("refused");
         assert_eq!(e.code, crate::exit::USAGE);
         assert!(e.message.contains("https"), "{}", e.message);
         let c = client(&["--client-metadata-url", "https://app.example/cimd.json"]);
-        let built = config("https://mcp.example.com/mcp", &c, None).expect("config");
+        let built = config("https://mcp.example.com/mcp", &c, None, None).expect("config");
         assert_eq!(
             built.client.metadata_document_url.as_deref(),
             Some("https://app.example/cimd.json")

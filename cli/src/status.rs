@@ -105,6 +105,12 @@ pub fn summary(s: &Session, store_location: &str, store: &str, now: u64) -> Valu
         "revocation_endpoint": s.revocation_endpoint,
         "store": store,
         "store_location": store_location,
+        // The stored choices later commands reuse (parameter values left out: they may name
+        // the user, e.g. `login_hint`).
+        "dpop": s.settings.dpop.as_str(),
+        "resource_refuses_dpop": s.settings.resource_refuses_dpop,
+        "authorize_params": s.settings.authorize_params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        "authorization_server": s.settings.authorization_server.as_ref().map(|a| &a.issuer),
     })
 }
 
@@ -246,6 +252,10 @@ mod tests {
                 "revocation_endpoint": "https://as.example.com/revoke",
                 "store": "file",
                 "store_location": "file (/tmp/s)",
+                "dpop": "auto",
+                "resource_refuses_dpop": false,
+                "authorize_params": [],
+                "authorization_server": null,
             })
         );
         assert!(!v.to_string().contains("SECRET"));

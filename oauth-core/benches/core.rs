@@ -93,6 +93,7 @@ fn builders(c: &mut Criterion) {
                 state: &state,
                 code_challenge: &challenge,
                 resource: Some(SERVER),
+                extra: &[],
             }))
         })
     });

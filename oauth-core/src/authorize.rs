@@ -5,6 +5,7 @@
 //! through `url::Url`, which would rewrite it (DESIGN.md §5). Checking the endpoint against the
 //! [`crate::UrlPolicy`] is the machine's job, before it opens the browser.
 
+use crate::error::Error;
 use crate::secret::StateToken;
 
 /// Everything that goes into one authorization request.
@@ -25,6 +26,61 @@ pub struct AuthorizationParams<'a> {
     pub code_challenge: &'a str,
     /// The RFC 8707 `resource` (spec-checklist C4/C5); `None` only in legacy mode without PRM.
     pub resource: Option<&'a str>,
+    /// Extra parameters the authorization server defines (RFC 6749 §3.1), appended last; any
+    /// that [`check_extra_param`] refuses is skipped.
+    pub extra: &'a [(String, String)],
+}
+
+/// Parameters the client sets itself (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 8707 §2, RFC 9449
+/// §10, RFC 9101 §5, OAuth 2.0 Multiple Response Types §2.1): an extra parameter may not
+/// replace or repeat them, or it could weaken PKCE, `state`, the redirect or the audience.
+pub const CLIENT_OWNED_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "dpop_jkt",
+    "request",
+    "request_uri",
+    "response_mode",
+];
+
+/// Whether `name` may be sent as an extra authorization parameter: not one the client owns
+/// ([`CLIENT_OWNED_PARAMS`], compared case-insensitively) and a plain non-empty token of
+/// printable ASCII without `=` or `&`.
+///
+/// ```
+/// use mcp_oauth_core::authorize::check_extra_param;
+///
+/// assert!(check_extra_param("audience").is_ok());
+/// assert!(check_extra_param("prompt").is_ok());
+/// assert!(check_extra_param("state").is_err());
+/// assert!(check_extra_param("Code_Challenge").is_err());
+/// ```
+pub fn check_extra_param(name: &str) -> Result<(), Error> {
+    let owned = CLIENT_OWNED_PARAMS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name));
+    if owned {
+        return Err(Error::Config(format!(
+            "the authorization parameter {name:?} is set by the client itself and cannot be              given as an extra parameter"
+        )));
+    }
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'=' && b != b'&');
+    if !plain {
+        return Err(Error::Config(format!(
+            "{:?} is not a valid authorization parameter name",
+            crate::error::sanitize_remote_text(name)
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the URL the browser opens.
@@ -53,6 +109,11 @@ pub fn authorization_url(p: &AuthorizationParams) -> String {
     if let Some(resource) = p.resource {
         query.append_pair("resource", resource);
     }
+    for (name, value) in p.extra {
+        if check_extra_param(name).is_ok() {
+            query.append_pair(name, value);
+        }
+    }
     let query = query.finish();
     let separator = match endpoint.find('?') {
         None => "?",
@@ -75,6 +136,7 @@ mod tests {
             state,
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             resource: Some("http://localhost:3000/mcp"),
+            extra: &[],
         }
     }
 
@@ -120,6 +182,32 @@ mod tests {
             url.starts_with("http://LOCALHOST:3000?response_type=code&"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn extra_parameters_come_last_and_never_replace_the_clients_own() {
+        let state = StateToken::new("s");
+        let extra = [
+            (
+                "audience".to_string(),
+                "https://api.example.com".to_string(),
+            ),
+            ("prompt".to_string(), "consent".to_string()),
+            ("STATE".to_string(), "forged".to_string()),
+        ];
+        let mut p = params("https://as/authorize", &state);
+        p.extra = &extra;
+        let url = authorization_url(&p);
+        assert!(
+            url.ends_with("&resource=http%3A%2F%2Flocalhost%3A3000%2Fmcp&audience=https%3A%2F%2Fapi.example.com&prompt=consent"),
+            "{url}"
+        );
+        assert!(!url.contains("forged"), "{url}");
+        for bad in ["", "a=b", "a&b", "a b", "caf\u{e9}"] {
+            assert!(check_extra_param(bad).is_err(), "{bad:?}");
+        }
+        let e = check_extra_param("redirect_uri").expect_err("owned");
+        assert!(e.to_string().contains("set by the client itself"), "{e}");
     }
 
     #[test]

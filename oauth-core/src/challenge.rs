@@ -84,8 +84,22 @@ pub struct AuthChallenge {
     /// or empty.
     pub scope: Option<Vec<String>>,
     /// `resource_metadata` (RFC 9728 §5.1, spec-checklist P3), read whatever the scheme: DPoP
-    /// challenges carry it too (conformance-suite.md trap 10).
+    /// challenges carry it too.
     pub resource_metadata: Option<String>,
+    /// Every `Bearer` and `DPoP` scheme offered, in order, once each: a server that takes both
+    /// sends both challenges (RFC 9449 §7.1), and a server whose challenges name no `DPoP`
+    /// refuses DPoP-bound tokens.
+    pub offered: Vec<ChallengeScheme>,
+    /// The `algs` of the first `DPoP` challenge (RFC 9449 §7.1: space-delimited JWS algorithms),
+    /// `None` when absent or empty.
+    pub dpop_algs: Option<Vec<String>>,
+}
+
+impl AuthChallenge {
+    /// Whether the server offered scheme `s` in any challenge.
+    pub fn offers(&self, s: ChallengeScheme) -> bool {
+        self.offered.contains(&s)
+    }
 }
 
 /// Extracts the [`AuthChallenge`] from `WWW-Authenticate` field values.
@@ -95,6 +109,25 @@ pub struct AuthChallenge {
 /// metadata URL.
 pub fn auth_challenge(values: &[&str]) -> AuthChallenge {
     let challenges = parse_www_authenticate(values);
+    let mut offered = Vec::new();
+    for c in &challenges {
+        let s = if c.is_scheme("Bearer") {
+            ChallengeScheme::Bearer
+        } else if c.is_scheme("DPoP") {
+            ChallengeScheme::DPoP
+        } else {
+            continue;
+        };
+        if !offered.contains(&s) {
+            offered.push(s);
+        }
+    }
+    let dpop_algs = challenges
+        .iter()
+        .find(|c| c.is_scheme("DPoP"))
+        .and_then(|c| c.param("algs"))
+        .map(split_spaces)
+        .filter(|v| !v.is_empty());
     let Some((c, scheme)) = challenges.iter().find_map(|c| {
         if c.is_scheme("Bearer") {
             Some((c, ChallengeScheme::Bearer))
@@ -107,21 +140,24 @@ pub fn auth_challenge(values: &[&str]) -> AuthChallenge {
         return AuthChallenge::default();
     };
     let non_empty = |name: &str| c.param(name).filter(|v| !v.is_empty()).map(str::to_owned);
-    let scope = c.param("scope").and_then(|s| {
-        let v: Vec<String> = s
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        (!v.is_empty()).then_some(v)
-    });
+    let scope = c.param("scope").map(split_spaces).filter(|v| !v.is_empty());
     AuthChallenge {
         scheme: Some(scheme),
         error: non_empty("error"),
         error_description: c.param("error_description").map(str::to_owned),
         scope,
         resource_metadata: non_empty("resource_metadata"),
+        offered,
+        dpop_algs,
     }
+}
+
+/// Splits a space-delimited parameter (`scope`, `algs`), dropping empty parts.
+fn split_spaces(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `tchar` from RFC 9110 §5.6.2.

@@ -35,6 +35,8 @@ fn conformance_missing_authorization_header() {
             error_description: Some("Missing Authorization header".into()),
             scope: None,
             resource_metadata: Some(PRM.into()),
+            offered: vec![ChallengeScheme::Bearer],
+            dpop_algs: None,
         }
     );
 }
@@ -199,6 +201,7 @@ fn scheme_without_parameters() {
         a,
         AuthChallenge {
             scheme: Some(ChallengeScheme::Bearer),
+            offered: vec![ChallengeScheme::Bearer],
             ..Default::default()
         }
     );
@@ -303,4 +306,23 @@ proptest! {
         }
         let _ = auth_challenge(&[&s]);
     }
+}
+
+#[test]
+fn offered_schemes_and_dpop_algs() {
+    // RFC 9449 §7.1: a server taking both schemes sends both challenges; `algs` lists the JWS
+    // algorithms it accepts in proofs.
+    let a =
+        auth_challenge(&[r#"Bearer realm="mcp", DPoP algs="ES256 PS256", error="invalid_token""#]);
+    assert_eq!(a.scheme, Some(ChallengeScheme::Bearer));
+    assert_eq!(a.offered, [ChallengeScheme::Bearer, ChallengeScheme::DPoP]);
+    assert!(a.offers(ChallengeScheme::DPoP));
+    assert_eq!(a.dpop_algs, Some(vec!["ES256".into(), "PS256".into()]));
+    let bearer_only = auth_challenge(&["Negotiate abc==", r#"bearer error="invalid_token""#]);
+    assert_eq!(bearer_only.offered, [ChallengeScheme::Bearer]);
+    assert!(!bearer_only.offers(ChallengeScheme::DPoP));
+    let dpop = auth_challenge(&[r#"DPoP algs="", resource_metadata="x""#, "DPoP"]);
+    assert_eq!(dpop.offered, [ChallengeScheme::DPoP]);
+    assert_eq!(dpop.dpop_algs, None, "an empty algs is no list");
+    assert!(auth_challenge(&["Basic realm=x"]).offered.is_empty());
 }

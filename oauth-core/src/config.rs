@@ -30,6 +30,109 @@ pub enum ResourceParameter {
     Omit,
 }
 
+/// When to ask for DPoP-bound tokens (RFC 9449).
+///
+/// A DPoP-bound token is only useful at a resource server that checks proofs: a Bearer-only MCP
+/// server refuses the `DPoP` authorization scheme, so asking every authorization server that
+/// offers DPoP for bound tokens breaks ordinary servers (OpenID providers such as Keycloak and
+/// Okta advertise `dpop_signing_alg_values_supported` whatever the resource server does).
+///
+/// ```
+/// use mcp_oauth_core::{Config, DpopMode};
+///
+/// let mut config = Config::new("https://mcp.example.com/mcp");
+/// assert_eq!(config.dpop, DpopMode::Auto);
+/// config.dpop = DpopMode::Never; // `mcp-oauth login --dpop never`
+/// assert_eq!("never".parse::<DpopMode>(), Ok(DpopMode::Never));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DpopMode {
+    /// Only where the resource server signals DPoP (a `DPoP` challenge, RFC 9449 §7.1, or
+    /// `dpop_signing_alg_values_supported` / `dpop_bound_access_tokens_required` in its protected
+    /// resource metadata, RFC 9728 §2) and the authorization server offers `ES256` (RFC 9449
+    /// §5.1). A resource server that then refuses the bound token with a `Bearer`-only challenge
+    /// gets unbound tokens from then on (recorded in the session).
+    #[default]
+    Auto,
+    /// Whenever the authorization server offers `ES256`, whatever the resource server says (for
+    /// servers that take DPoP without announcing it).
+    Always,
+    /// Never: Bearer tokens only (RFC 6750).
+    Never,
+}
+
+impl DpopMode {
+    /// The CLI and session spelling: `auto`, `always` or `never`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopMode::Auto => "auto",
+            DpopMode::Always => "always",
+            DpopMode::Never => "never",
+        }
+    }
+
+    /// True for the default ([`DpopMode::Auto`]); sessions leave the default out.
+    pub fn is_auto(&self) -> bool {
+        *self == DpopMode::Auto
+    }
+}
+
+impl std::str::FromStr for DpopMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(DpopMode::Auto),
+            "always" => Ok(DpopMode::Always),
+            "never" => Ok(DpopMode::Never),
+            other => Err(format!(
+                "unknown DPoP mode {other:?} (expected auto, always or never)"
+            )),
+        }
+    }
+}
+
+/// An authorization server named by the caller instead of discovered, for MCP servers that
+/// publish no protected resource metadata (RFC 9728). Its endpoints come from its RFC 8414 / OIDC
+/// metadata, or, for an issuer that publishes none either, from `endpoints`. Every URL still
+/// passes the [`UrlPolicy`].
+///
+/// ```
+/// use mcp_oauth_core::config::{KnownAuthorizationServer, ServerEndpoints};
+/// use mcp_oauth_core::Config;
+///
+/// let mut config = Config::new("https://mcp.example.com/mcp");
+/// config.authorization_server = Some(KnownAuthorizationServer {
+///     issuer: "https://login.example.com".into(),
+///     endpoints: Some(ServerEndpoints {
+///         authorization_endpoint: "https://login.example.com/oauth2/authorize".into(),
+///         token_endpoint: "https://login.example.com/oauth2/token".into(),
+///         registration_endpoint: None,
+///     }),
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KnownAuthorizationServer {
+    /// The issuer: registrations are bound to it and an RFC 9207 `iss` is compared with it.
+    pub issuer: String,
+    /// Explicit endpoints; `None` reads them from the issuer's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<ServerEndpoints>,
+}
+
+/// The endpoints of an authorization server that publishes no metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerEndpoints {
+    /// `authorization_endpoint` (RFC 6749 §3.1).
+    pub authorization_endpoint: String,
+    /// `token_endpoint` (RFC 6749 §3.2).
+    pub token_endpoint: String,
+    /// RFC 7591 `registration_endpoint`, when the server offers dynamic registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+}
+
 /// Credentials the user or host registered with the authorization server beforehand.
 #[derive(Debug, Clone)]
 pub struct PreRegisteredClient {
@@ -158,9 +261,16 @@ pub struct Config {
     pub max_authorization_attempts: u32,
     /// How tokens are obtained.
     pub grant: Grant,
-    /// Use DPoP (RFC 9449) when the AS advertises `ES256` in
-    /// `dpop_signing_alg_values_supported` (needs the `extensions` feature).
-    pub dpop: bool,
+    /// When to ask for DPoP-bound tokens (RFC 9449; needs the `extensions` feature, without it
+    /// every token is a Bearer token).
+    pub dpop: DpopMode,
+    /// Extra authorization request parameters (RFC 6749 §3.1 lets servers define their own), in
+    /// order: Auth0's `audience`, Google's `access_type=offline` and `prompt=consent`. The
+    /// parameters the client sets itself are refused ([`crate::authorize::check_extra_param`]).
+    pub authorize_params: Vec<(String, String)>,
+    /// Use this authorization server instead of discovering one through the MCP server's
+    /// protected resource metadata.
+    pub authorization_server: Option<KnownAuthorizationServer>,
     /// When false, the machine never starts a browser flow: it reports `LoginRequired` instead
     /// (for `mcp-oauth token` and background jobs).
     pub interactive: bool,
@@ -183,7 +293,72 @@ impl Config {
             max_authorization_attempts: 3,
             interactive: true,
             grant: Grant::Auto,
-            dpop: true,
+            dpop: DpopMode::Auto,
+            authorize_params: Vec::new(),
+            authorization_server: None,
+        }
+    }
+
+    /// Puts the choices a stored session was made with back into this configuration, so a
+    /// command given only the server URL (`mcp-oauth token`, `call`, `logout`, a restarted
+    /// host) behaves like the login that made the session. Call it first, then apply the
+    /// choices the user gave explicitly this time.
+    ///
+    /// ```
+    /// use mcp_oauth_core::{Config, DpopMode, SessionSettings};
+    ///
+    /// let stored = SessionSettings { dpop: DpopMode::Never, ..SessionSettings::default() };
+    /// let mut config = Config::new("https://mcp.example.com/mcp");
+    /// config.apply_session_settings(&stored);
+    /// assert_eq!(config.dpop, DpopMode::Never);
+    /// ```
+    pub fn apply_session_settings(&mut self, settings: &crate::session::SessionSettings) {
+        self.dpop = settings.dpop;
+        self.authorize_params = settings.authorize_params.clone();
+        self.authorization_server = settings.authorization_server.clone();
+    }
+
+    /// Checks what [`crate::Machine::new`] cannot leave to the flow: every extra authorization
+    /// parameter is one the client does not own, and a named authorization server's URLs pass
+    /// the URL policy.
+    ///
+    /// ```
+    /// use mcp_oauth_core::Config;
+    ///
+    /// let mut config = Config::new("https://mcp.example.com/mcp");
+    /// config.authorize_params = vec![("audience".into(), "https://api.example.com".into())];
+    /// assert!(config.validate().is_ok());
+    /// config.authorize_params.push(("state".into(), "chosen-by-me".into()));
+    /// assert!(config.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        for (name, _) in &self.authorize_params {
+            crate::authorize::check_extra_param(name)?;
+        }
+        if let Some(known) = &self.authorization_server {
+            self.url_policy.check(&known.issuer)?;
+            if let Some(e) = &known.endpoints {
+                let urls = [Some(&e.authorization_endpoint), Some(&e.token_endpoint)];
+                for url in urls
+                    .into_iter()
+                    .chain([e.registration_endpoint.as_ref()])
+                    .flatten()
+                {
+                    self.url_policy.check(url)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings a session made with this configuration records (see
+    /// [`Config::apply_session_settings`]); server preferences start unknown.
+    pub fn session_settings(&self) -> crate::session::SessionSettings {
+        crate::session::SessionSettings {
+            dpop: self.dpop,
+            authorize_params: self.authorize_params.clone(),
+            authorization_server: self.authorization_server.clone(),
+            ..Default::default()
         }
     }
 }

@@ -120,6 +120,27 @@ pub enum Error {
     /// No registration path: no pre-registered client, no usable CIMD, no registration endpoint.
     #[error("the authorization server offers no way to register this client")]
     RegistrationUnavailable,
+    /// The MCP server requires DPoP-bound tokens (RFC 9728 §2
+    /// `dpop_bound_access_tokens_required`) and none can be had; the reason says why.
+    #[error("the MCP server requires DPoP-bound tokens (RFC 9449), but {0}")]
+    DpopRequired(String),
+    /// The authorization server named in the configuration publishes no RFC 8414 or OIDC
+    /// metadata, and no endpoints were given for it.
+    #[error("the authorization server {issuer} publishes no metadata (RFC 8414 / OpenID Connect Discovery); give its endpoints (authorization and token endpoint)")]
+    NoServerMetadata {
+        /// The configured issuer.
+        issuer: String,
+    },
+    /// The token endpoint refused a client the user configured (`invalid_client` or
+    /// `unauthorized_client`, RFC 6749 §5.2): unlike a dynamically registered client, it cannot
+    /// be registered again.
+    #[error("the authorization server refused the configured client {client_id:?} ({code}): check the client id and secret, and that the client may use this grant")]
+    ClientRejected {
+        /// The configured `client_id`.
+        client_id: String,
+        /// `invalid_client` or `unauthorized_client`.
+        code: String,
+    },
     /// A pre-registered client is bound to another issuer (`PreRegisteredClient::issuer`).
     #[error("the pre-registered client is for issuer {configured:?}, but the server uses {discovered:?}")]
     PreRegisteredIssuerMismatch {
@@ -197,7 +218,9 @@ impl Error {
             Error::Discovery { cause, .. } => cause.fault(),
             Error::Config(_)
             | Error::InvalidCall(_)
-            | Error::PreRegisteredIssuerMismatch { .. } => Fault::Caller,
+            | Error::PreRegisteredIssuerMismatch { .. }
+            | Error::NoServerMetadata { .. }
+            | Error::ClientRejected { .. } => Fault::Caller,
             _ => Fault::Protocol,
         }
     }

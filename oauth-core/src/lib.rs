@@ -52,8 +52,8 @@ pub mod uri;
 pub mod url_policy;
 
 pub use config::{
-    ClientConfig, Config, EnterpriseIdp, Grant, PreRegisteredClient, PrivateKeyJwt, ResourceMatch,
-    ResourceParameter,
+    ClientConfig, Config, DpopMode, EnterpriseIdp, Grant, KnownAuthorizationServer,
+    PreRegisteredClient, PrivateKeyJwt, ResourceMatch, ResourceParameter, ServerEndpoints,
 };
 pub use error::{Error, Fault, Result, Warning};
 pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};
@@ -65,7 +65,8 @@ pub use secret::{
     StateToken,
 };
 pub use session::{
-    ClientAuthMethod, ClientKind, ClientRegistration, Session, TokenSet, TokenType, SESSION_VERSION,
+    ClientAuthMethod, ClientKind, ClientRegistration, Session, SessionSettings, TokenSet,
+    TokenType, SESSION_VERSION,
 };
 pub use time::{Deadline, DeadlineReason, Now};
 pub use url_policy::UrlPolicy;

@@ -208,6 +208,36 @@ pub fn legacy_defaults(origin: &str) -> AuthorizationServerMetadata {
     }
 }
 
+/// Stand-in metadata for an authorization server that publishes none, from the endpoints the
+/// caller gave ([`crate::config::ServerEndpoints`]): PKCE S256 assumed (the client always sends
+/// it), no `iss` advertisement, no revocation, nothing assumed about grant types, and every
+/// client authentication method this client has, so the method a registration answer names
+/// (RFC 7591 §3.2.1) is the one used.
+pub fn from_endpoints(
+    issuer: &str,
+    endpoints: &crate::config::ServerEndpoints,
+) -> AuthorizationServerMetadata {
+    AuthorizationServerMetadata {
+        issuer: issuer.to_string(),
+        authorization_endpoint: Some(endpoints.authorization_endpoint.clone()),
+        token_endpoint: Some(endpoints.token_endpoint.clone()),
+        registration_endpoint: endpoints.registration_endpoint.clone(),
+        revocation_endpoint: None,
+        scopes_supported: None,
+        response_types_supported: Some(vec!["code".into()]),
+        grant_types_supported: None,
+        code_challenge_methods_supported: Some(vec!["S256".into()]),
+        token_endpoint_auth_methods_supported: Some(
+            ["none", "client_secret_basic", "client_secret_post"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        client_id_metadata_document_supported: false,
+        authorization_response_iss_parameter_supported: false,
+        dpop_signing_alg_values_supported: None,
+    }
+}
+
 #[cfg(test)]
 #[path = "server_metadata_tests.rs"]
 mod tests;

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{DpopMode, KnownAuthorizationServer};
+
 use crate::secret::{AccessToken, AuthorizationHeader, ClientSecret, DpopPrivateKey, RefreshToken};
 
 /// Current session format version. Readers refuse newer versions.
@@ -189,6 +191,39 @@ pub struct DiscoveryCache {
     pub cimd_supported: bool,
 }
 
+/// Choices that outlive one process: how the session was configured, and what the servers taught
+/// the client. Stored with the session so `token`, `call`, `logout` and a restart reuse them
+/// without being told again ([`crate::Config::apply_session_settings`] puts them back into a
+/// configuration). Every field defaults, so sessions written before it existed still load.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSettings {
+    /// The DPoP choice the session was made with ([`crate::Config::dpop`]).
+    #[serde(default, skip_serializing_if = "DpopMode::is_auto")]
+    pub dpop: DpopMode,
+    /// The resource server refused a DPoP-bound token with a challenge offering only `Bearer`
+    /// (RFC 9449 §7.1): [`DpopMode::Auto`] asks for unbound tokens from then on.
+    #[serde(
+        rename = "bearer_only",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub resource_refuses_dpop: bool,
+    /// Extra authorization request parameters ([`crate::Config::authorize_params`]).
+    #[serde(rename = "params", default, skip_serializing_if = "Vec::is_empty")]
+    pub authorize_params: Vec<(String, String)>,
+    /// The authorization server named instead of discovered
+    /// ([`crate::Config::authorization_server`]).
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub authorization_server: Option<KnownAuthorizationServer>,
+}
+
+impl SessionSettings {
+    /// True when every field has its default (the session then stores none of them).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Everything persisted for one MCP server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
@@ -217,6 +252,9 @@ pub struct Session {
     /// Discovery results for a restart without metadata fetches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryCache>,
+    /// Configuration choices and server preferences to reuse (absent in older sessions).
+    #[serde(default, skip_serializing_if = "SessionSettings::is_default")]
+    pub settings: SessionSettings,
 }
 
 /// Why a stored session could not be read.

@@ -13,8 +13,8 @@ use base64::Engine;
 use mcp_oauth_core::config::{EnterpriseIdp, Grant};
 use mcp_oauth_core::secret::Assertion;
 use mcp_oauth_core::{
-    ClientSecret, Error, HttpRequest, HttpResponse, Input, Output, PreRegisteredClient, Step,
-    TokenType,
+    ClientSecret, DpopMode, Error, HttpRequest, HttpResponse, Input, Output, PreRegisteredClient,
+    Step, TokenType,
 };
 use scenario::*;
 use serde_json::{json, Value};
@@ -49,6 +49,18 @@ fn dpop_meta() -> Value {
     )
 }
 
+/// The first 401 of a resource server that takes DPoP (RFC 9449 §7.1), as the conformance
+/// DPoP scenarios send it.
+const DPOP_CHALLENGE: &str =
+    r#"DPoP resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#;
+
+/// A DPoP-capable resource server in front of an AS offering ES256.
+fn dpop_scenario() -> Scenario {
+    Scenario::new()
+        .meta(dpop_meta())
+        .challenge(&[DPOP_CHALLENGE])
+}
+
 fn cc_meta() -> Value {
     let m = with(
         meta_doc(),
@@ -79,7 +91,7 @@ fn dpop_token_doc() -> Value {
 
 #[test]
 fn dpop_proof_on_the_token_request_then_as_nonce_retry_once() {
-    let mut at = Scenario::new().meta(dpop_meta()).waiting_callback();
+    let mut at = dpop_scenario().waiting_callback();
     at.callback_ok();
     let first = at.expect_fetch(Step::TokenExchange).clone();
     let proof = first
@@ -119,10 +131,7 @@ fn dpop_proof_on_the_token_request_then_as_nonce_retry_once() {
 
 #[test]
 fn dpop_bound_token_gets_resource_proofs_with_ath_and_rs_nonce() {
-    let mut at = Scenario::new()
-        .meta(dpop_meta())
-        .token(dpop_token_doc())
-        .authorized();
+    let mut at = dpop_scenario().token(dpop_token_doc()).authorized();
     assert_eq!(at.header(), format!("DPoP {ACCESS_TOKEN}"));
     let tokens = at.machine.session().unwrap().tokens.clone().unwrap();
     assert_eq!(tokens.token_type, TokenType::DPoP);
@@ -165,10 +174,7 @@ fn dpop_bound_token_gets_resource_proofs_with_ath_and_rs_nonce() {
 
 #[test]
 fn dpop_key_survives_a_restart_and_signs_the_refresh() {
-    let at = Scenario::new()
-        .meta(dpop_meta())
-        .token(dpop_token_doc())
-        .authorized();
+    let at = dpop_scenario().token(dpop_token_doc()).authorized();
     let stored = at.store.clone().unwrap();
     let now = at.now;
     let mut first = at;
@@ -197,8 +203,8 @@ fn no_dpop_when_the_as_does_not_advertise_it_or_the_caller_declines() {
         .expect_fetch(Step::TokenExchange)
         .header("DPoP")
         .is_none());
-    let mut at = Scenario::with_config(|c| c.dpop = false)
-        .meta(dpop_meta())
+    let mut at = dpop_scenario()
+        .config(|c| c.dpop = DpopMode::Never)
         .waiting_callback();
     at.callback_ok();
     assert!(at

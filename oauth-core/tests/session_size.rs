@@ -72,6 +72,7 @@ fn typical(access_token: &str) -> Session {
             iss_supported: true,
             cimd_supported: false,
         }),
+        settings: Default::default(),
     }
 }
 

@@ -247,6 +247,7 @@ pub fn session(access: &str, refresh: Option<&str>, expires_at: Option<u64>) -> 
         }),
         scopes: vec![],
         discovery: None,
+        settings: Default::default(),
     }
 }
 

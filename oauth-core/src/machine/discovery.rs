@@ -24,6 +24,9 @@ impl Machine {
             // retry with a fresh proof, keeping the token.
             return;
         }
+        if challenge.offers(crate::challenge::ChallengeScheme::DPoP) {
+            self.rs_dpop_seen = true;
+        }
         if status == 403 {
             if challenge.error.as_deref() == Some("insufficient_scope") {
                 self.step_up(now, challenge);
@@ -42,7 +45,13 @@ impl Machine {
             .as_ref()
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| t.refresh_token.is_some());
-        if has_rt && !self.refreshed_after_401 {
+        if self.learn_bearer_only(&challenge) && has_rt {
+            // RFC 9449 §7.1: the server takes no bound tokens; an unbound refresh, once.
+            self.start_refresh(now, true);
+        } else if has_rt && !self.refreshed_after_401 {
+            // A Bearer token refused with a DPoP-only challenge: refresh with a proof for a
+            // bound token (RFC 9449 §5); an AS that refuses sends this to a re-authorization.
+            self.upgrade_to_dpop = self.wants_dpop_now(&challenge);
             self.start_refresh(now, true);
         } else {
             let previous = self.previous_scopes();
@@ -97,6 +106,9 @@ impl Machine {
             return;
         }
         self.set_status(AuthStatus::Working);
+        if let Some(known) = self.config.authorization_server.clone() {
+            return self.named_server(now, challenge, scopes, known);
+        }
         let candidates = prm::candidates(&self.server, challenge.resource_metadata.as_deref());
         let flow = Flow {
             challenge,
@@ -180,6 +192,46 @@ impl Machine {
         }
     }
 
+    /// The caller named the authorization server (no PRM discovery): its endpoints as given,
+    /// or from its metadata (cached when fetched before).
+    fn named_server(
+        &mut self,
+        now: Now,
+        challenge: AuthChallenge,
+        scopes: Vec<String>,
+        known: crate::config::KnownAuthorizationServer,
+    ) {
+        self.cached_prm = None;
+        let flow = Flow {
+            challenge,
+            scopes,
+            issuer: known.issuer.clone(),
+            resource: self.resource_for(None),
+            ..Flow::default()
+        };
+        let meta = match (&known.endpoints, &self.cached_meta) {
+            (Some(endpoints), _) => Some(asm::from_endpoints(&known.issuer, endpoints)),
+            (None, Some(meta)) if meta.issuer == known.issuer => Some(meta.clone()),
+            (None, _) => None,
+        };
+        match meta {
+            Some(meta) => {
+                if let Err(e) = self.check_metadata(&meta) {
+                    return self.fail(e);
+                }
+                self.cached_meta = Some(meta.clone());
+                self.after_metadata(
+                    now,
+                    Flow {
+                        meta: Some(meta),
+                        ..flow
+                    },
+                )
+            }
+            None => self.fetch_meta(now, flow, asm::candidates(&known.issuer), 0),
+        }
+    }
+
     /// No PRM anywhere: 2025-03-26 servers put the AS at the server origin (MCP 2025-03-26
     /// "Server Metadata Discovery"), unless a candidate failed transiently.
     pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
@@ -216,6 +268,11 @@ impl Machine {
                 // "Fallbacks for Servers without Metadata Discovery").
                 flow.meta = Some(asm::legacy_defaults(&flow.issuer));
                 return self.after_metadata(now, flow);
+            }
+            if self.config.authorization_server.is_some() {
+                return self.fail(Error::NoServerMetadata {
+                    issuer: sanitize_remote_text(&flow.issuer),
+                });
             }
             return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         };
@@ -305,7 +362,10 @@ impl Machine {
             // Re-authorization: previous ∪ challenged, so no granted scope is lost.
             scope::union(&flow.scopes, &challenged)
         };
-        flow.dpop_key = self.dpop_key_for(&meta);
+        flow.dpop_key = match self.dpop_key_for(&flow.challenge, &meta) {
+            Ok(key) => key,
+            Err(e) => return self.fail(e),
+        };
         let kind = self.choose_grant(&meta);
         if kind != GrantKind::AuthorizationCode {
             // No refresh token is expected from these grants: no `offline_access` either.

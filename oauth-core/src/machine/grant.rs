@@ -303,7 +303,10 @@ impl Machine {
             Ok(r) => r,
             // A refusal is surfaced as it is (no retry); anything else, while the previous
             // grant's token is still valid, only defers the renewal (refresh.rs).
-            Err(e) if e.oauth_code().is_some() => return self.fail(e),
+            Err(e) if e.oauth_code().is_some() => {
+                let e = super::login::configured_client_error(e, flow.registration.as_ref());
+                return self.fail(e);
+            }
             Err(e) => return self.renewal_failed(now, e, retry_after),
         };
         // A workload-identity grant may run without any client registration: the session then
@@ -324,40 +327,18 @@ impl Machine {
 
     // ---------------------------------------------------------------- DPoP
 
-    /// A DPoP key for a new flow when the caller allows DPoP and the AS advertises ES256
-    /// (RFC 9449 §5.1): the key of the current tokens for the same issuer, else a new one.
-    pub(super) fn dpop_key_for(
-        &mut self,
-        meta: &AuthorizationServerMetadata,
-    ) -> Option<DpopPrivateKey> {
-        let supported = meta
-            .dpop_signing_alg_values_supported
-            .as_deref()
-            .is_some_and(|algs| algs.iter().any(|a| a == "ES256"));
-        if !self.config.dpop || !supported || !cfg!(feature = "extensions") {
-            return None;
-        }
-        let existing = self
-            .session
-            .as_ref()
-            .filter(|s| s.issuer == meta.issuer)
-            .and_then(|s| s.tokens.as_ref())
-            .and_then(|t| t.dpop_key.clone());
-        existing.or_else(|| self.new_dpop_key())
-    }
-
     #[cfg(feature = "extensions")]
-    fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
+    pub(super) fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
         Some(crate::dpop::generate_key(&mut *self.rng).to_scalar_b64())
     }
 
     #[cfg(not(feature = "extensions"))]
-    fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
+    pub(super) fn new_dpop_key(&mut self) -> Option<DpopPrivateKey> {
         None
     }
 
-    /// Sends a token-endpoint request, with a DPoP proof when `key` is set, remembering the
-    /// unsigned request so a `use_dpop_nonce` answer can be retried once (RFC 9449 §8).
+    /// Sends a token-endpoint request, with a DPoP proof when `key` is set, remembering the key
+    /// (the answer's tokens are bound to it) and the unsigned request so a `use_dpop_nonce` answer can be retried once (RFC 9449 §8).
     pub(super) fn fetch_token(
         &mut self,
         now: Now,
@@ -372,8 +353,9 @@ impl Machine {
         let id = self.fetch(step, signed);
         if key.is_some() {
             self.token_request = Some((request, false));
-            self.token_dpop_key = key;
         }
+        // The tokens this request brings are bound to this key (or to none).
+        self.token_dpop_key = key;
         id
     }
 

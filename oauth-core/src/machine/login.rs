@@ -154,6 +154,7 @@ impl Machine {
             state: &state,
             code_challenge: &pkce.challenge,
             resource: flow.resource.as_deref(),
+            extra: &self.config.authorize_params,
         });
         if let Err(e) = self.config.url_policy.check(&url) {
             return self.fail(e);
@@ -242,19 +243,25 @@ impl Machine {
         let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
             Ok(r) => r,
             Err(e) => {
-                let reused_dcr = flow.reused_registration && !flow.reregistered;
-                if e.oauth_code() == Some("invalid_client") && reused_dcr {
-                    // A stored DCR client the AS no longer knows: register again, once, with a
-                    // fresh listener (the previous one closed with the browser step).
+                // Only a stored registration is stale; a client registered moments ago and
+                // refused would be refused again.
+                let stale_dcr = flow.reused_registration && !flow.reregistered;
+                if rejects_client(&e) && stale_dcr {
+                    // A stored DCR client the AS no longer knows (deleted, expired, its database
+                    // reset): forget it, register again, once, and authorize again with a fresh
+                    // listener (the code was issued to the old client; the listener closed).
                     flow.reregistered = true;
                     flow.reused_registration = false;
                     flow.registration = None;
                     if let Some(s) = self.session.as_mut() {
                         s.tokens = None;
+                        if s.client.kind == ClientKind::Dynamic && s.client.issuer == flow.issuer {
+                            s.client.redirect_uri = None;
+                        }
                     }
                     return self.listen(flow);
                 }
-                return self.fail(e);
+                return self.fail(configured_client_error(e, flow.registration.as_ref()));
             }
         };
         self.install_granted(now, flow, response);
@@ -286,6 +293,7 @@ impl Machine {
             }),
             scopes: granted,
             discovery: None,
+            settings: crate::session::SessionSettings::default(),
         };
         self.install_session(session);
     }
@@ -293,6 +301,7 @@ impl Machine {
     /// Persist first, then announce: a token is never used before it is stored.
     pub(super) fn install_session(&mut self, mut session: Session) {
         self.tokens_obtained_at = session.tokens.as_ref().map(|_| self.now.wall);
+        self.stamp_settings(&mut session);
         if let Some(cache) = self.discovery_cache(&session.issuer) {
             session.discovery = Some(cache);
         }
@@ -301,5 +310,27 @@ impl Machine {
         self.state = State::Idle;
         self.set_status(AuthStatus::Authorized);
         self.emit(Output::Event(Event::Authorized));
+    }
+}
+
+/// `invalid_client` or `unauthorized_client` from the token endpoint (RFC 6749 §5.2): the AS
+/// does not accept this client (any more).
+pub(super) fn rejects_client(e: &Error) -> bool {
+    matches!(
+        e.oauth_code(),
+        Some("invalid_client" | "unauthorized_client")
+    )
+}
+
+/// A client the user configured cannot be registered again: say which one was refused.
+pub(super) fn configured_client_error(e: Error, client: Option<&ClientRegistration>) -> Error {
+    match (client, e.oauth_code()) {
+        (Some(c), Some(code)) if c.kind == ClientKind::PreRegistered && rejects_client(&e) => {
+            Error::ClientRejected {
+                client_id: sanitize_remote_text(&c.client_id),
+                code: code.to_string(),
+            }
+        }
+        _ => e,
     }
 }

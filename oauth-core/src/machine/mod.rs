@@ -10,6 +10,7 @@
 //! `State` enum here.
 
 mod discovery;
+mod dpop_choice;
 mod grant;
 mod login;
 mod refresh;
@@ -82,7 +83,7 @@ pub struct Machine {
     /// The token-endpoint request in flight, without its DPoP proof, and whether it was already
     /// retried with a server nonce (RFC 9449 §8: retry once).
     token_request: Option<(HttpRequest, bool)>,
-    /// The DPoP key of that request.
+    /// The DPoP key of the latest token-endpoint request (`None`: sent without a proof).
     token_dpop_key: Option<crate::secret::DpopPrivateKey>,
     /// DPoP nonces from the authorization server (§8) and the resource server (§9).
     as_nonce: Option<String>,
@@ -95,6 +96,15 @@ pub struct Machine {
     /// without invalidating anything while the access token was still valid (refresh.rs
     /// `renewal_failed`), so that token keeps being handed out until then.
     renewal_not_before: Option<u64>,
+    /// A challenge from the resource server offered the `DPoP` scheme (RFC 9449 §7.1), or the
+    /// loaded session's tokens are DPoP-bound: re-authorizations keep asking for bound tokens.
+    rs_dpop_seen: bool,
+    /// The resource server refused a DPoP-bound token with a `Bearer`-only challenge (persisted
+    /// in [`crate::session::SessionSettings`]).
+    rs_refuses_dpop: bool,
+    /// The next refresh asks for a bound token with a new key: the resource server refused a
+    /// Bearer token with a `DPoP`-only challenge.
+    upgrade_to_dpop: bool,
 }
 
 /// The in-progress login: what discovery found so far.
@@ -211,6 +221,7 @@ impl Machine {
         if let Some(url) = &config.client.metadata_document_url {
             registration::validate_client_id_url(url)?;
         }
+        config.validate()?;
         Ok(Self::fresh(config, server, Box::new(rng)))
     }
 
@@ -241,6 +252,9 @@ impl Machine {
             rs_nonce: None,
             last_grant: None,
             renewal_not_before: None,
+            rs_dpop_seen: false,
+            rs_refuses_dpop: false,
+            upgrade_to_dpop: false,
         }
     }
 
@@ -364,6 +378,7 @@ impl Machine {
             Input::RequestSucceeded => {
                 self.attempts = 0;
                 self.refreshed_after_401 = false;
+                self.upgrade_to_dpop = false;
             }
             Input::SessionLoaded(session) => self.on_session_loaded(now, session),
             Input::ResourceNonce { nonce } => self.rs_nonce = Some(nonce),

@@ -38,6 +38,7 @@ impl Machine {
                     if self.cached_meta.is_none() {
                         self.restore_discovery(&s);
                     }
+                    self.adopt_settings(&s);
                     self.session = Some(s);
                     self.set_status(if authorized {
                         AuthStatus::Authorized
@@ -61,6 +62,7 @@ impl Machine {
             .and_then(|s| s.tokens.as_ref())
             .map(|t| t.access_token.expose_secret().to_string());
         if let Some(s) = loaded {
+            self.adopt_settings(&s);
             let theirs = s.tokens.as_ref().map(|t| t.access_token.expose_secret());
             if s.has_usable_token(now.wall, margin) && theirs != ours.as_deref() {
                 self.tokens_obtained_at = None;
@@ -94,6 +96,7 @@ impl Machine {
             None,
         );
         let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
+        let key = self.refresh_dpop_key(key);
         let id = self.fetch_token(now, Step::Refresh, request, key);
         self.state = State::Refreshing { id };
     }
@@ -116,9 +119,8 @@ impl Machine {
                 if let Some(s) = response.scope.as_deref() {
                     session.scopes = scope::split(s);
                 }
-                let key = session.tokens.as_ref().and_then(|t| t.dpop_key.clone());
                 let mut tokens = response.into_token_set(now.wall, previous_rt);
-                tokens.dpop_key = key;
+                tokens.dpop_key = self.token_dpop_key.clone();
                 session.tokens = Some(tokens);
                 self.install_session(session);
             }
@@ -126,9 +128,7 @@ impl Machine {
                 // The refresh token is dead. Drop the tokens (and a DCR client the AS no longer
                 // knows), keep the rest, and log in again.
                 session.tokens = None;
-                if e.oauth_code() == Some("invalid_client")
-                    && session.client.kind == ClientKind::Dynamic
-                {
+                if super::login::rejects_client(&e) && session.client.kind == ClientKind::Dynamic {
                     session.client.redirect_uri = None;
                 }
                 self.emit(Output::StoreSession(session.clone()));

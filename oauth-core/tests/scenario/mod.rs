@@ -680,5 +680,6 @@ pub fn canned_session(expires_at: Option<u64>, refresh_token: Option<&str>) -> S
         }),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
         discovery: None,
+        settings: Default::default(),
     }
 }

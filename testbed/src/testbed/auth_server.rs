@@ -47,6 +47,9 @@ pub(crate) struct AuthServer {
     pub id_stems: (&'static str, &'static str),
     /// Dynamically registered clients.
     pub clients: BTreeMap<String, Client>,
+    /// Dynamically registered clients this AS has since forgotten (a database reset): a client
+    /// presenting one is not at fault, so it is refused without a violation.
+    pub forgotten: std::collections::BTreeSet<String>,
     /// Registrations so far (numbers the DCR client ids).
     pub registrations: u64,
     /// Authorization requests seen.
@@ -110,6 +113,7 @@ impl AuthServer {
             resource_poisoned,
             id_stems,
             clients: BTreeMap::new(),
+            forgotten: std::collections::BTreeSet::new(),
             registrations: 0,
             authorize_count: 0,
         }
@@ -293,6 +297,9 @@ impl AuthServer {
                 "authorization_response_iss_parameter_supported".into(),
                 json!(iss),
             );
+        }
+        if let Some(algs) = &c.as_dpop_algs {
+            obj.insert("dpop_signing_alg_values_supported".into(), json!(algs));
         }
         if form.is_oidc() {
             obj.insert(

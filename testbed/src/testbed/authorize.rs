@@ -165,7 +165,9 @@ impl AuthServer {
         endpoint: &str,
         other: Option<&AuthServer>,
     ) {
-        if other.is_some_and(|o| o.clients.contains_key(client_id)) {
+        if self.forgotten.contains(client_id) {
+            // Registered here once, then forgotten: the client could not know.
+        } else if other.is_some_and(|o| o.clients.contains_key(client_id)) {
             ctx.violation(
                 "cross-as-credentials",
                 format!(

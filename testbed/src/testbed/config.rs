@@ -245,6 +245,11 @@ pub struct TestbedConfig {
     /// A machine-to-machine AS (`auth/client-credentials-*`): advertises only the
     /// `client_credentials` grant and issues tokens to authenticated confidential clients.
     pub client_credentials_only: bool,
+    /// Metadata `dpop_signing_alg_values_supported` (RFC 9449 §5.1); `None` omits it. OpenID
+    /// providers (oidc-provider, Keycloak, Okta) advertise it whatever the resource server
+    /// takes. With it, a token request carrying a `DPoP` proof gets a DPoP-bound token, and a
+    /// public client's refresh token is bound too: refreshing it without a proof is refused.
+    pub as_dpop_algs: Option<Vec<String>>,
     // ---- hostile servers ----
     /// Replaces the `scope` of every token response, verbatim (a hostile AS: terminal escape
     /// sequences in `scope`, RFC 6749 §3.3 allows none); `Some("")` omits the member, so the
@@ -306,6 +311,21 @@ impl Default for TestbedConfig {
             max_authorization_requests: None,
             client_credentials_only: false,
             token_scope: None,
+            as_dpop_algs: None,
+        }
+    }
+}
+
+impl TestbedConfig {
+    /// An OpenID provider advertising DPoP (`ES256`) in front of an ordinary Bearer-only MCP
+    /// server: PRM says nothing about DPoP, the challenge is `Bearer`, and the `DPoP`
+    /// authorization scheme is refused. A client that asks for bound tokens here can log in but
+    /// never call a tool.
+    pub fn dpop_idp_bearer_server() -> Self {
+        Self {
+            as_metadata: vec![MetadataForm::OidcAppend],
+            as_dpop_algs: Some(strings(&["ES256", "PS256"])),
+            ..Self::default()
         }
     }
 }

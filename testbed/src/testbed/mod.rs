@@ -386,6 +386,19 @@ impl Testbed {
         self.hostile.clear();
     }
 
+    /// Makes AS₁ forget every dynamically registered client (a database reset): their token
+    /// requests get `invalid_client` (RFC 6749 §5.2), recorded as no violation.
+    pub fn forget_registrations(&mut self) {
+        let forgotten = std::mem::take(&mut self.as1.clients);
+        self.as1.forgotten.extend(forgotten.into_keys());
+    }
+
+    /// Makes the MCP server challenge with (and accept) another scheme from now on: a server
+    /// that stopped or started taking DPoP (RFC 9449 §7.1).
+    pub fn set_challenge_scheme(&mut self, scheme: ChallengeScheme) {
+        self.rs.set_challenge_scheme(scheme);
+    }
+
     /// Points PRM `authorization_servers` at `issuer` (the migration flip, by hand); tokens from
     /// any other issuer then get 401.
     pub fn set_prm_authorization_server(&mut self, issuer: &str) {

@@ -178,17 +178,23 @@ impl ResourceServer {
             ChallengeScheme::Bearer => &["Bearer"],
             ChallengeScheme::DPoP => &["Bearer", "DPoP"],
         };
-        let Some(token) = req
-            .header("authorization")
-            .and_then(|h| auth_token(h, schemes))
-        else {
-            return Err(self.unauthorized(None));
+        let header = req.header("authorization");
+        let Some(token) = header.and_then(|h| auth_token(h, schemes)) else {
+            // A Bearer-only server refuses the `DPoP` scheme (RFC 9449 §7.1): its challenge
+            // offers `Bearer` alone.
+            let problem = header.map(|_| "Unsupported authorization scheme");
+            return Err(self.unauthorized(problem));
         };
         let Some(grant) = ctx.store.access.get(token).cloned() else {
             return Err(self.unauthorized(Some("Invalid token")));
         };
         if grant.revoked {
             return Err(self.unauthorized(Some("Token has been revoked")));
+        }
+        let as_bearer = header.is_some_and(|h| auth_token(h, &["Bearer"]).is_some());
+        if grant.dpop_bound && as_bearer && self.cfg.challenge_scheme == ChallengeScheme::DPoP {
+            // RFC 9449 §7.2: a server that knows DPoP refuses a bound token sent as Bearer.
+            return Err(self.unauthorized(Some("DPoP-bound token presented as Bearer")));
         }
         if ctx.now >= grant.expires_at {
             return Err(self.unauthorized(Some("Token expired")));
@@ -288,6 +294,11 @@ impl ResourceServer {
             json!({ "error": "insufficient_scope", "error_description": "Insufficient scope" });
         HttpResponse::json(403, &body)
             .with_header("WWW-Authenticate", &self.challenge_value(params))
+    }
+
+    /// Switches the challenge scheme (test helper: a server that changed what it takes).
+    pub fn set_challenge_scheme(&mut self, scheme: ChallengeScheme) {
+        self.cfg.challenge_scheme = scheme;
     }
 
     /// Points PRM `authorization_servers` at one issuer (test helper for migration).

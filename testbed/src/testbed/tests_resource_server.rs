@@ -25,6 +25,7 @@ fn plant(tb: &mut Testbed, token: &str, scopes: &[&str], resource: Option<&str>)
             expires_at: T0 + 100,
             revoked: false,
             family: 0,
+            dpop_bound: false,
         },
     );
 }

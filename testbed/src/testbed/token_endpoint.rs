@@ -5,7 +5,7 @@
 //! equality, the PKCE S256 verifier and `resource` consistency; refresh tokens rotate and a reused
 //! one revokes its whole grant (OAuth 2.1 §4.3.1).
 
-use mcp_oauth_core::{HttpRequest, HttpResponse};
+use mcp_oauth_core::{ClientAuthMethod, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::auth_server::{AuthServer, Client};
@@ -40,11 +40,13 @@ impl AuthServer {
             Ok(c) => c,
             Err(resp) => return resp,
         };
+        // RFC 9449 §5: a proof asks for a bound token (proofs are not verified here).
+        let proof = self.cfg.as_dpop_algs.is_some() && req.header("dpop").is_some();
         match first(&form, "grant_type") {
-            Some("authorization_code") => self.exchange_code(ctx, &form, &client),
-            Some("refresh_token") => self.refresh(ctx, &form, &client),
+            Some("authorization_code") => self.exchange_code(ctx, &form, &client, proof),
+            Some("refresh_token") => self.refresh(ctx, &form, &client, proof),
             Some("client_credentials") if self.cfg.client_credentials_only => {
-                self.client_credentials(ctx, &form, &client)
+                self.client_credentials(ctx, &form, &client, proof)
             }
             Some(_) => oauth_error(400, "unsupported_grant_type", "grant_type not supported"),
             None => oauth_error(400, "invalid_request", "grant_type is required"),
@@ -56,6 +58,7 @@ impl AuthServer {
         ctx: &mut Ctx<'_>,
         form: &[(String, String)],
         client: &Client,
+        proof: bool,
     ) -> HttpResponse {
         let Some(code) = first(form, "code") else {
             return oauth_error(400, "invalid_request", "code is required");
@@ -141,8 +144,9 @@ impl AuthServer {
                 rotated: false,
                 revoked: false,
                 family: grant.family,
+                dpop_bound: proof && client.auth_method == ClientAuthMethod::None,
             });
-        self.issue(ctx, grant.scopes, resource, grant.family, refresh)
+        self.issue(ctx, grant.scopes, resource, grant.family, refresh, proof)
     }
 
     fn refresh(
@@ -150,6 +154,7 @@ impl AuthServer {
         ctx: &mut Ctx<'_>,
         form: &[(String, String)],
         client: &Client,
+        proof: bool,
     ) -> HttpResponse {
         let Some(rt) = first(form, "refresh_token") else {
             return oauth_error(400, "invalid_request", "refresh_token is required");
@@ -176,6 +181,13 @@ impl AuthServer {
         }
         if entry.revoked {
             return oauth_error(400, "invalid_grant", "refresh token revoked");
+        }
+        if entry.dpop_bound && !proof {
+            return oauth_error(
+                400,
+                "invalid_dpop_proof",
+                "this refresh token is DPoP-bound; a proof is required",
+            );
         }
         if entry.rotated {
             ctx.violation(
@@ -212,7 +224,7 @@ impl AuthServer {
         } else {
             None
         };
-        self.issue(ctx, scopes, resource, entry.family, next)
+        self.issue(ctx, scopes, resource, entry.family, next, proof)
     }
 
     /// The client credentials grant (RFC 6749 §4.4; EXT-CC): only for a client that
@@ -222,6 +234,7 @@ impl AuthServer {
         ctx: &mut Ctx<'_>,
         form: &[(String, String)],
         client: &Client,
+        proof: bool,
     ) -> HttpResponse {
         if client.secret.is_none() {
             return oauth_error(401, "invalid_client", "client authentication required");
@@ -234,7 +247,7 @@ impl AuthServer {
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
         let family = ctx.store.next_id();
-        self.issue(ctx, scopes, resource, family, None)
+        self.issue(ctx, scopes, resource, family, None, proof)
     }
 
     /// The RFC 8707 `resource` of a token request: required when PRM exists, equal to the grant's
@@ -276,7 +289,8 @@ impl AuthServer {
         }
     }
 
-    /// Issues an access token (and the given refresh token) and answers RFC 6749 §5.1 JSON.
+    /// Issues an access token (and the given refresh token) and answers RFC 6749 §5.1 JSON;
+    /// `bound` issues a DPoP-bound token (RFC 9449 §5: `token_type` DPoP).
     fn issue(
         &self,
         ctx: &mut Ctx<'_>,
@@ -284,6 +298,7 @@ impl AuthServer {
         resource: Option<String>,
         family: u64,
         refresh: Option<RefreshGrant>,
+        bound: bool,
     ) -> HttpResponse {
         let lifetime = self.cfg.access_token_lifetime;
         let scope = match &self.cfg.token_scope {
@@ -297,9 +312,11 @@ impl AuthServer {
             expires_at: ctx.now.saturating_add(lifetime),
             revoked: false,
             family,
+            dpop_bound: bound,
         });
+        let token_type = if bound { "DPoP" } else { "Bearer" };
         let mut body =
-            json!({ "access_token": access, "token_type": "Bearer", "expires_in": lifetime });
+            json!({ "access_token": access, "token_type": token_type, "expires_in": lifetime });
         if let Some(obj) = body.as_object_mut() {
             if !scope.is_empty() {
                 obj.insert("scope".into(), json!(scope));

@@ -43,6 +43,8 @@ pub(crate) struct AccessGrant {
     pub revoked: bool,
     /// Grant family.
     pub family: u64,
+    /// Issued as a DPoP-bound token (`token_type` DPoP, RFC 9449 §5).
+    pub dpop_bound: bool,
 }
 
 /// An issued refresh token.
@@ -62,6 +64,9 @@ pub(crate) struct RefreshGrant {
     pub revoked: bool,
     /// Grant family.
     pub family: u64,
+    /// Bound to the client's DPoP key: a public client's refresh token obtained with a proof
+    /// (RFC 9449 §5), refused when refreshed without one.
+    pub dpop_bound: bool,
 }
 
 /// Every grant the testbed's authorization servers issued.
