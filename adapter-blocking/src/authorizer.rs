@@ -39,7 +39,8 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// Overall per-request timeout of the default HTTP client (30 s).
     pub request_timeout: Duration,
-    /// A host-supplied HTTP client; `None` builds a [`UreqClient`] with the timeouts above.
+    /// A host-supplied HTTP client; `None` builds a [`UreqClient`] with the timeouts above,
+    /// screening resolved addresses by the configuration's `url_policy`.
     pub http_client: Option<Arc<dyn HttpClient>>,
 }
 
@@ -151,9 +152,10 @@ impl Authorizer {
         }
         let http = match options.http_client {
             Some(client) => client,
-            None => Arc::new(UreqClient::new(
+            None => Arc::new(UreqClient::with_policy(
                 options.connect_timeout,
                 options.request_timeout,
+                config.url_policy.clone(),
             )),
         };
         let settings = Settings {

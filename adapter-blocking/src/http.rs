@@ -8,7 +8,11 @@
 
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
+
+use ureq::unversioned::transport::{Connector, DefaultConnector};
+
+use crate::resolve::PolicyResolver;
 
 /// The message of the error reported when a body exceeds [`MAX_RESPONSE_BYTES`].
 pub const RESPONSE_TOO_LARGE: &str = "response too large";
@@ -56,8 +60,10 @@ where
 
 /// The default [`HttpClient`]: ureq 3 with rustls on the `ring` provider and the webpki roots,
 /// no redirects, 4xx/5xx returned as responses, connect and overall timeouts, proxies from the
-/// environment (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`, honouring `NO_PROXY`), and a body read
-/// capped at [`MAX_RESPONSE_BYTES`].
+/// environment (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`, honouring `NO_PROXY`), a body read
+/// capped at [`MAX_RESPONSE_BYTES`], and every address a host name resolves to screened by a
+/// [`UrlPolicy`] ([`UrlPolicy::check_resolved`]) before a connection is made. Through a proxy
+/// the proxy resolves the target, so only the URL checks apply there.
 #[derive(Clone)]
 pub struct UreqClient {
     agent: ureq::Agent,
@@ -78,16 +84,55 @@ impl Default for UreqClient {
 
 impl UreqClient {
     /// A client with these timeouts (the adapter default is 10 s to connect, 30 s overall).
+    ///
+    /// Resolved addresses are screened by the default [`UrlPolicy`]: public and loopback
+    /// addresses only. [`with_policy`](Self::with_policy) takes the configuration's policy (an
+    /// [`Authorizer`](crate::Authorizer) uses `Config::url_policy`).
     pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Self {
-        Self::build(connect_timeout, request_timeout, true)
+        Self::with_policy(connect_timeout, request_timeout, UrlPolicy::default())
     }
 
-    /// Builds the client. `env_proxy = false` is for tests that talk to 127.0.0.1 on machines
-    /// whose environment names a proxy.
+    /// A client whose resolved addresses are screened by `policy`
+    /// (`allow_private_networks` for servers on an internal network).
+    pub fn with_policy(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        policy: UrlPolicy,
+    ) -> Self {
+        Self::build_with(
+            connect_timeout,
+            request_timeout,
+            true,
+            PolicyResolver::new(policy, None),
+            DefaultConnector::new(),
+        )
+    }
+
+    /// Builds the client with the default policy. `env_proxy = false` is for tests that talk
+    /// to 127.0.0.1 on machines whose environment names a proxy.
+    #[cfg(test)]
     pub(crate) fn build(
         connect_timeout: Duration,
         request_timeout: Duration,
         env_proxy: bool,
+    ) -> Self {
+        Self::build_with(
+            connect_timeout,
+            request_timeout,
+            env_proxy,
+            PolicyResolver::new(UrlPolicy::default(), None),
+            DefaultConnector::new(),
+        )
+    }
+
+    /// Builds the client from its parts (tests pass a resolver with a fixed name table and a
+    /// connector that refuses anything but loopback).
+    pub(crate) fn build_with(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        env_proxy: bool,
+        resolver: PolicyResolver,
+        connector: impl Connector,
     ) -> Self {
         let mut config = ureq::Agent::config_builder()
             // The core decides what a redirect means (DESIGN.md §2); 0 returns the 3xx as is.
@@ -101,7 +146,7 @@ impl UreqClient {
             config = config.proxy(None);
         }
         Self {
-            agent: ureq::Agent::new_with_config(config.build()),
+            agent: ureq::Agent::with_parts(config.build(), connector, resolver),
         }
     }
 

@@ -18,7 +18,7 @@
 //! client at internal services.
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::{sanitize_remote_text, Error, Result};
 use crate::http::redact_query;
@@ -214,6 +214,35 @@ impl UrlPolicy {
             return Err(AddressRefusal::LocalhostNotLoopback);
         }
         self.check_address(scheme, addr)
+    }
+
+    /// [`check_resolved`](Self::check_resolved) over every address `host` resolved to: the
+    /// allowed ones in their order (a resolver hook hands them to the connector), or, when
+    /// addresses were found but none is allowed, the refusal of the first, naming the host.
+    /// An empty input gives an empty list (the client reports "host not found" as usual).
+    pub fn screen_resolved<I>(
+        &self,
+        scheme: Option<&str>,
+        host: &str,
+        addrs: I,
+    ) -> Result<Vec<SocketAddr>, HostRefused>
+    where
+        I: IntoIterator<Item = SocketAddr>,
+    {
+        let mut kept = Vec::new();
+        let mut first_refusal = None;
+        for addr in addrs {
+            match self.check_resolved(scheme, host, addr.ip()) {
+                Ok(()) => kept.push(addr),
+                Err(reason) => {
+                    first_refusal.get_or_insert(reason);
+                }
+            }
+        }
+        match first_refusal {
+            Some(reason) if kept.is_empty() => Err(HostRefused::new(host, reason)),
+            _ => Ok(kept),
+        }
     }
 
     /// The address rules shared by literals and resolved addresses.

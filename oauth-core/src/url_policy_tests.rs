@@ -307,3 +307,33 @@ fn host_refused_names_the_host_sanitised() {
     assert_eq!(e.host(), "evil[31m.example");
     assert_eq!(e.reason(), AddressRefusal::LinkLocalOrMetadata);
 }
+
+#[test]
+fn screening_keeps_allowed_addresses_in_order() {
+    let p = UrlPolicy::default();
+    let sa = |s: &str| -> SocketAddr { s.parse().expect("test socket address") };
+    // Mixed answers: the refused ones are dropped, the rest kept in order.
+    assert_eq!(
+        p.screen_resolved(
+            Some("https"),
+            "as.example",
+            [
+                sa("10.0.0.1:443"),
+                sa("93.184.216.34:443"),
+                sa("[2606:4700::1]:443")
+            ]
+        ),
+        Ok(vec![sa("93.184.216.34:443"), sa("[2606:4700::1]:443")])
+    );
+    // All refused: the first refusal, naming the host.
+    let e = p
+        .screen_resolved(
+            None,
+            "imds.attacker.example",
+            [sa("169.254.169.254:80"), sa("10.0.0.1:80")],
+        )
+        .expect_err("metadata and private refused");
+    assert_eq!(e.reason(), AddressRefusal::LinkLocalOrMetadata);
+    assert_eq!(e.host(), "imds.attacker.example");
+    assert_eq!(p.screen_resolved(None, "x.example", []), Ok(vec![]));
+}
