@@ -11,8 +11,9 @@ use std::pin::Pin;
 use std::sync::Once;
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
 
+use crate::resolve::{env_proxy_hosts, PolicyResolver};
 use crate::AdapterError;
 
 /// A boxed, `Send` future: the shape of every plug-in point of this crate (HTTP client,
@@ -49,7 +50,9 @@ pub trait HttpClient: Send + Sync {
 
 /// The default [`HttpClient`]: reqwest 0.13 with rustls on the `ring` provider, no redirects,
 /// connect and overall timeouts, proxies from the environment (and the OS where reqwest reads
-/// them), and a streaming body read capped at [`MAX_RESPONSE_BYTES`].
+/// them), a streaming body read capped at [`MAX_RESPONSE_BYTES`], and every address a host name
+/// resolves to screened by a [`UrlPolicy`] ([`UrlPolicy::check_resolved`]) before a connection
+/// is made. Through a proxy the proxy resolves the target, so only the URL checks apply there.
 #[derive(Clone)]
 pub struct ReqwestClient {
     client: reqwest::Client,
@@ -63,19 +66,48 @@ impl std::fmt::Debug for ReqwestClient {
 
 impl ReqwestClient {
     /// A client with these timeouts (the adapter default is 10 s to connect, 30 s overall).
+    ///
+    /// Resolved addresses are screened by the default [`UrlPolicy`]: public and loopback
+    /// addresses only. [`with_policy`](Self::with_policy) takes the configuration's policy (an
+    /// [`Authorizer`](crate::Authorizer) uses `Config::url_policy`).
     pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Result<Self, AdapterError> {
-        Self::build(connect_timeout, request_timeout, true).map_err(AdapterError::Http)
+        Self::with_policy(connect_timeout, request_timeout, UrlPolicy::default())
     }
 
-    /// Builds the client. `env_proxy = false` is for tests that talk to 127.0.0.1 on machines
-    /// whose environment names a proxy.
+    /// A client whose resolved addresses are screened by `policy`
+    /// (`allow_private_networks` for servers on an internal network).
+    pub fn with_policy(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        policy: UrlPolicy,
+    ) -> Result<Self, AdapterError> {
+        let resolver = PolicyResolver::new(policy, None, env_proxy_hosts());
+        Self::build_with(connect_timeout, request_timeout, true, resolver)
+            .map_err(AdapterError::Http)
+    }
+
+    /// Builds the client with the default policy. `env_proxy = false` is for tests that talk
+    /// to 127.0.0.1 on machines whose environment names a proxy.
+    #[cfg(test)]
     pub(crate) fn build(
         connect_timeout: Duration,
         request_timeout: Duration,
         env_proxy: bool,
     ) -> Result<Self, String> {
+        let resolver = PolicyResolver::new(UrlPolicy::default(), None, Vec::new());
+        Self::build_with(connect_timeout, request_timeout, env_proxy, resolver)
+    }
+
+    /// Builds the client around `resolver` (tests pass one with a fixed name table).
+    pub(crate) fn build_with(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        env_proxy: bool,
+        resolver: PolicyResolver,
+    ) -> Result<Self, String> {
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
+            .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .timeout(request_timeout)

@@ -46,6 +46,7 @@ mod interpret;
 mod loopback;
 mod options;
 mod paste;
+mod resolve;
 mod wait;
 
 pub use authorizer::Authorizer;

@@ -125,13 +125,14 @@ fn resolved_address_decision_table() {
     let https = Some("https");
     let http = Some("http");
     // (policy, scheme, host, address, expected)
-    let table: &[(
-        &UrlPolicy,
-        Option<&str>,
-        &str,
-        &str,
+    type Row<'a> = (
+        &'a UrlPolicy,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
         Result<(), AddressRefusal>,
-    )] = &[
+    );
+    let table: &[Row] = &[
         (&strict, https, "as.example", "93.184.216.34", Ok(())),
         (&strict, https, "as.example", "127.0.0.1", Ok(())),
         (&strict, http, "localhost", "127.0.0.1", Ok(())),
