@@ -64,6 +64,11 @@ pub struct GlobalArgs {
     /// Print data as JSON on stdout (status, login, token, demo).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Allow MCP and authorization servers on private networks (RFC 1918, RFC 4193 ULA, CGNAT
+    /// 100.64/10), as URL addresses and as what host names resolve to. Link-local and cloud
+    /// metadata addresses stay refused.
+    #[arg(long, global = true)]
+    pub allow_private_network: bool,
 }
 
 /// `--store`.
@@ -339,10 +344,12 @@ mod tests {
             "--scope",
             "b c",
             "-vv",
+            "--allow-private-network",
         ])
         .expect("parses");
         assert_eq!(cli.global.store, StoreArg::Memory);
         assert_eq!(cli.global.verbose, 2);
+        assert!(cli.global.allow_private_network);
         let Command::Login(login) = &cli.command else {
             panic!("not login: {cli:?}")
         };

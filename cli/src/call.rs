@@ -23,6 +23,7 @@ pub fn run(args: &CallArgs, ctx: &Ctx) -> Result<(), CliError> {
     let params = parse_params(args.params.as_deref())?;
     let secret = setup::client_secret(&args.client)?;
     let mut config = setup::config(&args.server, &args.client, secret)?;
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     config.interactive = !args.no_login;
     let (options, browser) = setup::options(&ctx.store, Some(&args.client));
     let auth =

@@ -21,6 +21,8 @@ pub struct Ctx {
     pub store: StoreHandle,
     /// `--json`.
     pub json: bool,
+    /// `--allow-private-network`.
+    pub allow_private_network: bool,
 }
 
 /// Seconds since the Unix epoch (the CLI is the IO shell, so reading the clock is fine here).
@@ -33,7 +35,8 @@ pub fn now_wall() -> u64 {
 /// `mcp-oauth login`: the full flow, even when a session exists.
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
     let secret = setup::client_secret(&args.client)?;
-    let config = setup::config(&args.server, &args.client, secret)?;
+    let mut config = setup::config(&args.server, &args.client, secret)?;
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     if args.client.client_metadata_url.is_some() && args.client.redirect_port.is_none() {
         ctx.ui.progress(
             "note: a Client ID Metadata Document lists exact redirect URIs; pass the \
@@ -78,6 +81,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
 /// `mcp-oauth token`: a valid access token on stdout, refreshed when needed, never a browser.
 pub fn token(args: &TokenArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut config = setup::base_config(&args.server);
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     config.interactive = false;
     if let Some(id) = &args.client_id {
         let secret = if args.client_secret_stdin {
@@ -141,8 +145,10 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let (options, _) = setup::options(&ctx.store, None);
-    let auth = Authorizer::new(setup::base_config(&args.server), options)
-        .map_err(|e| CliError::from_adapter(&args.server, e))?;
+    let mut config = setup::base_config(&args.server);
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
+    let auth =
+        Authorizer::new(config, options).map_err(|e| CliError::from_adapter(&args.server, e))?;
     let result = ctx.ui.run(&auth, None, || auth.logout());
     let counts = auth.request_counts();
     log_counts(&ctx.ui, &counts);
