@@ -1,10 +1,10 @@
-//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`]
-//! (DESIGN.md §3 `http`).
+//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`].
 //!
 //! The adapter never interprets a response: any status, 3xx included, goes back to the core,
-//! which decides what a redirect or an error body means (DESIGN.md §2). What the client must
-//! guarantee is transport hygiene: no redirects followed, a connect and an overall timeout, and
-//! a body read that stops at [`MAX_RESPONSE_BYTES`] (spec-checklist §5 item 12).
+//! which decides what a redirect or an error body means. What the client must guarantee is
+//! transport hygiene: no redirects followed, a connect and an overall timeout, a body read that
+//! stops at [`MAX_RESPONSE_BYTES`], and only addresses the core's URL policy allows
+//! (`oauth-core/src/url_policy.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +30,9 @@ pub const RESPONSE_TOO_LARGE: &str = "response too large";
 /// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
 /// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
 /// shown to users, so it must not contain the request body or an `Authorization` value.
+/// A client should also screen the addresses a host name resolves to with
+/// [`UrlPolicy::check_resolved`](mcp_oauth_core::UrlPolicy::check_resolved) (the default
+/// client does): the core checks URLs, and only the client sees what a name resolves to.
 ///
 /// ```
 /// use mcp_oauth_core::{HttpRequest, HttpResponse};

@@ -1,5 +1,4 @@
-//! The loopback callback listener's HTTP logic, shared by both adapters (RFC 8252 §7.3, §8.3;
-//! spec-checklist §4.10, §5 item 16).
+//! The loopback callback listener's HTTP logic, shared by both adapters (RFC 8252 §7.3, §8.3).
 //!
 //! Adapters own the socket: they read bytes until [`head_progress`] says the request head is
 //! complete (or too large, or [`HEAD_READ_TIMEOUT`] passes), ask [`route`] what the request is,

@@ -1,6 +1,6 @@
 //! Which URLs the machine will ever emit or fetch, and which addresses a client may connect to
-//! (RFC 9700 §4.1.1 and §4.5.2 on open redirection and server-side request forgery; RFC 8252
-//! §7.3 and §8.3 on loopback).
+//! (server-side request forgery: remote metadata names the URLs the client fetches). Address
+//! ranges are the special-purpose ones of RFC 6890; loopback is RFC 8252 §7.3 and §8.3.
 //!
 //! Two checks share one table of address rules ([`classify`]):
 //!
