@@ -12,7 +12,8 @@ mod fixture;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::Duration;
 
 use fixture::*;
@@ -61,18 +62,27 @@ fn a_login_completes_while_500_idle_connections_hold_the_redirect_port() {
     enough_file_descriptors();
     let idp = Idp::new();
     let held = Arc::new(Mutex::new(Vec::new()));
-    let pages = Arc::new(Mutex::new(Vec::new()));
-    let (browser_held, browser_pages) = (Arc::clone(&held), Arc::clone(&pages));
+    let (page_tx, page_rx) = mpsc::channel();
+    let browser_held = Arc::clone(&held);
     let browser = FnBrowser(move |req: &BrowserRequest| {
         let (redirect_uri, state) = authorization_params(&req.url);
         let port = url::Url::parse(&redirect_uri)
             .ok()
             .and_then(|u| u.port())
             .expect("a redirect port");
-        // The flood arrives first and stays open for the rest of the login.
-        browser_held.lock().unwrap().extend(idle_connections(port));
-        let page = browser_get(&format!("{redirect_uri}?code=code-1&state={state}"));
-        browser_pages.lock().unwrap().push(page);
+        let (held, page_tx) = (Arc::clone(&browser_held), page_tx.clone());
+        // The "user" acts on its own thread, as a real browser would: the login may end
+        // before the page has been read.
+        thread::spawn(move || {
+            // The flood arrives first and stays open for the rest of the login.
+            let idle = idle_connections(port);
+            held.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(idle);
+            let _ = page_tx.send(browser_get(&format!(
+                "{redirect_uri}?code=code-1&state={state}"
+            )));
+        });
         BrowserOutcome::Opened
     });
     let mut config = Config::new(SERVER);
@@ -85,8 +95,8 @@ fn a_login_completes_while_500_idle_connections_hold_the_redirect_port() {
     let auth = Authorizer::new(config, options).expect("authorizer");
     auth.login().expect("the login completes despite the flood");
     assert_eq!(
-        *pages.lock().unwrap(),
-        vec![200],
+        page_rx.recv_timeout(Duration::from_secs(30)),
+        Ok(200),
         "the callback was answered"
     );
     assert_eq!(

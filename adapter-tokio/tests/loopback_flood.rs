@@ -74,13 +74,14 @@ async fn a_login_completes_while_500_idle_connections_hold_the_redirect_port() {
     enough_file_descriptors();
     let (store, fake) = (MemoryStore::new(), FakeAs::new());
     let held = Arc::new(Mutex::new(Vec::new()));
-    let pages = Arc::new(Mutex::new(Vec::new()));
-    let (browser_fake, browser_held, browser_pages) =
-        (Arc::clone(&fake), Arc::clone(&held), Arc::clone(&pages));
+    let (page_tx, mut page_rx) = tokio::sync::mpsc::channel(4);
+    let (browser_fake, browser_held) = (Arc::clone(&fake), Arc::clone(&held));
     let browser = FnBrowser(move |req: &BrowserRequest| {
         let location = browser_fake.authorize(&req.url);
-        let (held, pages) = (Arc::clone(&browser_held), Arc::clone(&browser_pages));
-        async move {
+        let (held, page_tx) = (Arc::clone(&browser_held), page_tx.clone());
+        // The "user" acts on its own task, as a real browser would: the login may end (and
+        // drop the browser future) before the page has been read.
+        tokio::spawn(async move {
             let url = url::Url::parse(&location).expect("redirect");
             let port = url.port().expect("a redirect port");
             // The flood arrives first and stays open for the rest of the login.
@@ -89,13 +90,9 @@ async fn a_login_completes_while_500_idle_connections_hold_the_redirect_port() {
                 .unwrap_or_else(PoisonError::into_inner)
                 .extend(idle);
             let target = format!("{}?{}", url.path(), url.query().unwrap_or_default());
-            let page = browser_get(port, &target).await;
-            pages
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(page);
-            BrowserOutcome::Opened
-        }
+            let _ = page_tx.send(browser_get(port, &target).await).await;
+        });
+        async { BrowserOutcome::Opened }
     });
     let mut config = Config::new(SERVER);
     // A starved callback ends the login with this timeout instead of hanging the test.
@@ -109,9 +106,11 @@ async fn a_login_completes_while_500_idle_connections_hold_the_redirect_port() {
         .await
         .expect("bounded")
         .expect("the login completes despite the flood");
-    let pages = pages.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    assert_eq!(pages.len(), 1);
-    assert!(pages[0].starts_with("HTTP/1.1 200 OK"), "{}", pages[0]);
+    let page = tokio::time::timeout(BOUND, page_rx.recv())
+        .await
+        .expect("bounded")
+        .expect("the browser read its page");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     assert_eq!(stored_access_token(&store).as_deref(), Some("at-2"));
     assert_eq!(
         held.lock().unwrap_or_else(PoisonError::into_inner).len(),
