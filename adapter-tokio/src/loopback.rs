@@ -186,9 +186,7 @@ async fn accept_loop(
         let Admission::Admit { id, evict } = conns.table.admit() else {
             continue; // every slot answering: `stream` is dropped, closed at once
         };
-        if let Some(task) = evict.and_then(|victim| conns.tasks.remove(&victim)) {
-            task.abort();
-        }
+        let victim = evict.and_then(|victim| conns.tasks.remove(&victim));
         let slot = Slot(Arc::clone(&shared), id);
         let task = connections.spawn(serve(
             stream,
@@ -198,6 +196,11 @@ async fn accept_loop(
             slot,
         ));
         conns.tasks.insert(id, task);
+        drop(conns);
+        // Outside the lock: the evicted task's Slot takes it when its future is dropped.
+        if let Some(task) = victim {
+            task.abort();
+        }
     }
 }
 
