@@ -37,7 +37,8 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// Overall per-request timeout of the default HTTP client (30 s).
     pub request_timeout: Duration,
-    /// A host-supplied HTTP client; `None` builds a [`UreqClient`] with the timeouts above.
+    /// A host-supplied HTTP client; `None` builds a [`UreqClient`] with the timeouts above,
+    /// screening resolved addresses by the configuration's `url_policy`.
     pub http_client: Option<Arc<dyn HttpClient>>,
 }
 
@@ -146,6 +147,7 @@ impl Authorizer {
         let start = Instant::now();
         let machine = new_machine(config)?;
         let key = machine.server().to_owned();
+        let url_policy = machine.config().url_policy.clone();
         let static_header = options.static_authorization.map(AuthorizationHeader::new);
         // The static header never enters OAuth, so the store is not read either.
         let persisted = match static_header {
@@ -160,9 +162,10 @@ impl Authorizer {
         );
         let http = match options.http_client {
             Some(client) => client,
-            None => Arc::new(UreqClient::new(
+            None => Arc::new(UreqClient::with_policy(
                 options.connect_timeout,
                 options.request_timeout,
+                url_policy,
             )),
         };
         let settings = Settings {

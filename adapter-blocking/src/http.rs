@@ -1,14 +1,18 @@
-//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`]
-//! (DESIGN.md §3 `http`).
+//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`].
 //!
 //! The adapter never interprets a response: any status, 3xx included, goes back to the core,
-//! which decides what a redirect or an error body means (DESIGN.md §2). What the client must
-//! guarantee is transport hygiene: no redirects followed, a connect and an overall timeout, and
-//! a body read that stops at [`MAX_RESPONSE_BYTES`] (spec-checklist §5 item 12).
+//! which decides what a redirect or an error body means. What the client must guarantee is
+//! transport hygiene: no redirects followed, a connect and an overall timeout, a body read that
+//! stops at [`MAX_RESPONSE_BYTES`], and only addresses the core's URL policy allows
+//! (`oauth-core/src/url_policy.rs`).
 
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
+
+use ureq::unversioned::transport::{Connector, DefaultConnector};
+
+use crate::resolve::PolicyResolver;
 
 /// The message of the error reported when a body exceeds [`MAX_RESPONSE_BYTES`].
 pub const RESPONSE_TOO_LARGE: &str = "response too large";
@@ -21,6 +25,9 @@ pub const RESPONSE_TOO_LARGE: &str = "response too large";
 /// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
 /// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
 /// shown to users, so it must not contain the request body or an `Authorization` value.
+/// A client should also screen the addresses a host name resolves to with
+/// [`UrlPolicy::check_resolved`](mcp_oauth_core::UrlPolicy::check_resolved) (the default
+/// client does): the core checks URLs, and only the client sees what a name resolves to.
 ///
 /// ```
 /// use mcp_oauth_blocking::HttpClient;
@@ -56,8 +63,10 @@ where
 
 /// The default [`HttpClient`]: ureq 3 with rustls on the `ring` provider and the webpki roots,
 /// no redirects, 4xx/5xx returned as responses, connect and overall timeouts, proxies from the
-/// environment (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`, honouring `NO_PROXY`), and a body read
-/// capped at [`MAX_RESPONSE_BYTES`].
+/// environment (`ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`, honouring `NO_PROXY`), a body read
+/// capped at [`MAX_RESPONSE_BYTES`], and every address a host name resolves to screened by a
+/// [`UrlPolicy`] ([`UrlPolicy::check_resolved`]) before a connection is made. Through a proxy
+/// the proxy resolves the target, so only the URL checks apply there.
 #[derive(Clone)]
 pub struct UreqClient {
     agent: ureq::Agent,
@@ -78,19 +87,58 @@ impl Default for UreqClient {
 
 impl UreqClient {
     /// A client with these timeouts (the adapter default is 10 s to connect, 30 s overall).
+    ///
+    /// Resolved addresses are screened by the default [`UrlPolicy`]: public and loopback
+    /// addresses only. [`with_policy`](Self::with_policy) takes the configuration's policy (an
+    /// [`Authorizer`](crate::Authorizer) uses `Config::url_policy`).
     pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Self {
-        Self::build(connect_timeout, request_timeout, true)
+        Self::with_policy(connect_timeout, request_timeout, UrlPolicy::default())
     }
 
-    /// Builds the client. `env_proxy = false` is for tests that talk to 127.0.0.1 on machines
-    /// whose environment names a proxy.
+    /// A client whose resolved addresses are screened by `policy`
+    /// (`allow_private_networks` for servers on an internal network).
+    pub fn with_policy(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        policy: UrlPolicy,
+    ) -> Self {
+        Self::build_with(
+            connect_timeout,
+            request_timeout,
+            true,
+            PolicyResolver::new(policy, None),
+            DefaultConnector::new(),
+        )
+    }
+
+    /// Builds the client with the default policy. `env_proxy = false` is for tests that talk
+    /// to 127.0.0.1 on machines whose environment names a proxy.
+    #[cfg(test)]
     pub(crate) fn build(
         connect_timeout: Duration,
         request_timeout: Duration,
         env_proxy: bool,
     ) -> Self {
+        Self::build_with(
+            connect_timeout,
+            request_timeout,
+            env_proxy,
+            PolicyResolver::new(UrlPolicy::default(), None),
+            DefaultConnector::new(),
+        )
+    }
+
+    /// Builds the client from its parts (tests pass a resolver with a fixed name table and a
+    /// connector that refuses anything but loopback).
+    pub(crate) fn build_with(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        env_proxy: bool,
+        resolver: PolicyResolver,
+        connector: impl Connector,
+    ) -> Self {
         let mut config = ureq::Agent::config_builder()
-            // The core decides what a redirect means (DESIGN.md §2); 0 returns the 3xx as is.
+            // The core decides what a redirect means; 0 returns the 3xx as is.
             .max_redirects(0)
             // OAuth error bodies arrive on 4xx; the core parses them.
             .http_status_as_error(false)
@@ -101,7 +149,7 @@ impl UreqClient {
             config = config.proxy(None);
         }
         Self {
-            agent: ureq::Agent::new_with_config(config.build()),
+            agent: ureq::Agent::with_parts(config.build(), connector, resolver),
         }
     }
 

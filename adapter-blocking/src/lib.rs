@@ -61,6 +61,8 @@ mod interpret;
 mod loopback;
 #[cfg(feature = "http")]
 mod paste;
+#[cfg(feature = "http")]
+mod resolve;
 
 pub use store::{
     open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,

@@ -1,25 +1,29 @@
 //! The loopback effect: a one-shot HTTP listener on `127.0.0.1` for the authorization response
-//! (RFC 8252 §7.3, §8.3; DESIGN.md §3 `loopback`).
+//! (RFC 8252 §7.3, §8.3).
 //!
 //! Browsers open speculative connections that send nothing, and anything on the machine can
 //! connect, so the accept loop runs on its own thread and every connection gets its own thread
 //! with an overall [`HEAD_READ_TIMEOUT`] deadline for its request head, enforced by shrinking
 //! `set_read_timeout` before every read (a per-read timeout alone lets a slowloris peer sending
-//! a byte every 500 ms hold a thread forever; ecosystem.md: tiny_http stalls exactly so). The
-//! HTTP decisions are the core's ([`head_progress`], [`route`], [`response`]); this module only
-//! moves bytes. Only a `GET /callback` carrying the expected `state` is passed on; everything
-//! else is answered and forgotten.
+//! a byte every 500 ms hold a thread forever). At most
+//! [`MAX_CONNECTIONS`](mcp_oauth_core::loopback::MAX_CONNECTIONS) are held; when full,
+//! the core's [`ConnectionTable`] names the connection to close for the new one, so idle
+//! connections cannot starve the callback. The HTTP decisions are the core's
+//! ([`head_progress`], [`route`], [`response`]); this module only moves bytes. Only a
+//! `GET /callback` carrying the expected `state` is passed on; everything else is answered and
+//! forgotten.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mcp_oauth_core::loopback::{
-    could_be_http, head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT,
-    MAX_HEAD_BYTES,
+    could_be_http, head_progress, response, route_pending, Admission, ConnectionId,
+    ConnectionTable, HeadProgress, Phase, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
 };
 use mcp_oauth_core::StateToken;
 
@@ -34,11 +38,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 /// do; it matters for the 431 answer to an oversized head).
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_MAX_BYTES: usize = 64 * 1024;
-
-/// Connections served at once; more are closed on accept. Each lives at most about
-/// `HEAD_READ_TIMEOUT + WRITE_TIMEOUT + LINGER`, so a flood cannot exhaust threads, while a
-/// browser's handful of speculative connections stays far below the cap.
-const MAX_CONNECTIONS: usize = 128;
 
 /// Bound on each half of [`LoopbackListener::stop`]: waking the accept loop, and waiting for
 /// it to drop the socket.
@@ -77,8 +76,51 @@ struct Shared {
     closed: Mutex<mpsc::Receiver<()>>,
     state: RwLock<Option<StateToken>>,
     stop: AtomicBool,
-    active: AtomicUsize,
+    connections: Mutex<Connections>,
     sink: Sink,
+}
+
+/// The core's table of held connections, and a handle on each socket to close it when the
+/// table evicts it (shutting a clone down wakes the connection thread's blocked read).
+#[derive(Default)]
+struct Connections {
+    table: ConnectionTable,
+    sockets: HashMap<ConnectionId, TcpStream>,
+}
+
+impl Shared {
+    fn connections(&self) -> MutexGuard<'_, Connections> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers an accepted connection; `None` when it must be closed at once.
+    fn admit(&self, stream: &TcpStream) -> Option<ConnectionId> {
+        let handle = stream.try_clone().ok()?;
+        let mut conns = self.connections();
+        let Admission::Admit { id, evict } = conns.table.admit() else {
+            return None;
+        };
+        if let Some(victim) = evict {
+            if let Some(socket) = conns.sockets.remove(&victim) {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+        }
+        conns.sockets.insert(id, handle);
+        Some(id)
+    }
+
+    /// Moves `id` to `phase`; `false` when it was evicted meanwhile.
+    fn advance(&self, id: ConnectionId, phase: Phase) -> bool {
+        self.connections().table.advance(id, phase)
+    }
+
+    fn release(&self, id: ConnectionId) {
+        let mut conns = self.connections();
+        conns.table.release(id);
+        conns.sockets.remove(&id);
+    }
 }
 
 impl std::fmt::Debug for LoopbackListener {
@@ -113,7 +155,7 @@ impl LoopbackListener {
             closed: Mutex::new(closed),
             state: RwLock::new(None),
             stop: AtomicBool::new(false),
-            active: AtomicUsize::new(0),
+            connections: Mutex::new(Connections::default()),
             sink,
         });
         let accept_shared = Arc::clone(&shared);
@@ -218,36 +260,38 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-            continue; // dropped: closed at once
-        }
+        // Every slot answering: dropped, closed at once.
+        let Some(id) = shared.admit(&stream) else {
+            continue;
+        };
         let conn_shared = Arc::clone(&shared);
         let spawned = thread::Builder::new()
             .name("mcp-oauth-loopback-conn".into())
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
-                let _slot = Slot(&conn_shared.active);
-                serve(stream, &conn_shared);
+                let _slot = Slot(&conn_shared, id);
+                serve(stream, &conn_shared, id);
             });
         if spawned.is_err() {
             // The closure (and its Slot) never ran.
-            shared.active.fetch_sub(1, Ordering::SeqCst);
+            shared.release(id);
         }
     }
 }
 
 /// Frees a connection slot when the connection thread ends, even by panic.
-struct Slot<'a>(&'a AtomicUsize);
+struct Slot<'a>(&'a Shared, ConnectionId);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.release(self.1);
     }
 }
 
 /// One connection: read the head under a deadline, answer, pass on a valid callback, close.
-fn serve(mut stream: TcpStream, shared: &Shared) {
+/// Evicted by the table (see [`ConnectionTable`]) while reading or lingering, its socket is
+/// shut down under it and the read ends.
+fn serve(mut stream: TcpStream, shared: &Shared, id: ConnectionId) {
     let deadline = Instant::now() + HEAD_READ_TIMEOUT;
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut buf = Vec::with_capacity(1024);
@@ -258,15 +302,22 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         Head::NotHttp => Route::BadRequest,
         Head::Complete(len) => route_head(buf.get(..len).unwrap_or(&buf), shared),
     };
+    // Evicted while its head arrived: the socket is shut, but a callback read whole still
+    // counts.
+    let evicted = !shared.advance(id, Phase::Answering);
     if let Route::Callback { query } = &route {
         if !shared.stop.load(Ordering::SeqCst) {
             (shared.sink)(query.clone());
         }
     }
+    if evicted {
+        return;
+    }
     let _ = stream
         .write_all(&response(&route))
         .and_then(|()| stream.flush());
     let _ = stream.shutdown(Shutdown::Write);
+    shared.advance(id, Phase::Lingering);
     linger(&mut stream);
 }
 

@@ -66,9 +66,10 @@ impl Authorizer {
     pub async fn new(config: Config, options: Options) -> Result<Self, AdapterError> {
         let http: Arc<dyn HttpClient> = match options.http_client {
             Some(http) => http,
-            None => Arc::new(ReqwestClient::new(
+            None => Arc::new(ReqwestClient::with_policy(
                 options.connect_timeout,
                 options.request_timeout,
+                config.url_policy.clone(),
             )?),
         };
         let start = Instant::now();

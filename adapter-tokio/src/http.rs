@@ -1,18 +1,19 @@
-//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`]
-//! (DESIGN.md §3 `http`).
+//! The HTTP effect: send the core's [`HttpRequest`] and hand back an [`HttpResponse`].
 //!
 //! The adapter never interprets a response: any status, 3xx included, goes back to the core,
-//! which decides what a redirect or an error body means (DESIGN.md §2). What the client must
-//! guarantee is transport hygiene: no redirects followed, a connect and an overall timeout, and
-//! a body read that stops at [`MAX_RESPONSE_BYTES`] (spec-checklist §5 item 12).
+//! which decides what a redirect or an error body means. What the client must guarantee is
+//! transport hygiene: no redirects followed, a connect and an overall timeout, a body read that
+//! stops at [`MAX_RESPONSE_BYTES`], and only addresses the core's URL policy allows
+//! (`oauth-core/src/url_policy.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Once;
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
 
+use crate::resolve::{env_proxy_hosts, PolicyResolver};
 use crate::AdapterError;
 
 /// A boxed, `Send` future: the shape of every plug-in point of this crate (HTTP client,
@@ -29,6 +30,9 @@ pub const RESPONSE_TOO_LARGE: &str = "response too large";
 /// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
 /// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
 /// shown to users, so it must not contain the request body or an `Authorization` value.
+/// A client should also screen the addresses a host name resolves to with
+/// [`UrlPolicy::check_resolved`](mcp_oauth_core::UrlPolicy::check_resolved) (the default
+/// client does): the core checks URLs, and only the client sees what a name resolves to.
 ///
 /// ```
 /// use mcp_oauth_core::{HttpRequest, HttpResponse};
@@ -49,7 +53,9 @@ pub trait HttpClient: Send + Sync {
 
 /// The default [`HttpClient`]: reqwest 0.13 with rustls on the `ring` provider, no redirects,
 /// connect and overall timeouts, proxies from the environment (and the OS where reqwest reads
-/// them), and a streaming body read capped at [`MAX_RESPONSE_BYTES`].
+/// them), a streaming body read capped at [`MAX_RESPONSE_BYTES`], and every address a host name
+/// resolves to screened by a [`UrlPolicy`] ([`UrlPolicy::check_resolved`]) before a connection
+/// is made. Through a proxy the proxy resolves the target, so only the URL checks apply there.
 #[derive(Clone)]
 pub struct ReqwestClient {
     client: reqwest::Client,
@@ -63,19 +69,48 @@ impl std::fmt::Debug for ReqwestClient {
 
 impl ReqwestClient {
     /// A client with these timeouts (the adapter default is 10 s to connect, 30 s overall).
+    ///
+    /// Resolved addresses are screened by the default [`UrlPolicy`]: public and loopback
+    /// addresses only. [`with_policy`](Self::with_policy) takes the configuration's policy (an
+    /// [`Authorizer`](crate::Authorizer) uses `Config::url_policy`).
     pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Result<Self, AdapterError> {
-        Self::build(connect_timeout, request_timeout, true).map_err(AdapterError::Http)
+        Self::with_policy(connect_timeout, request_timeout, UrlPolicy::default())
     }
 
-    /// Builds the client. `env_proxy = false` is for tests that talk to 127.0.0.1 on machines
-    /// whose environment names a proxy.
+    /// A client whose resolved addresses are screened by `policy`
+    /// (`allow_private_networks` for servers on an internal network).
+    pub fn with_policy(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        policy: UrlPolicy,
+    ) -> Result<Self, AdapterError> {
+        let resolver = PolicyResolver::new(policy, None, env_proxy_hosts());
+        Self::build_with(connect_timeout, request_timeout, true, resolver)
+            .map_err(AdapterError::Http)
+    }
+
+    /// Builds the client with the default policy. `env_proxy = false` is for tests that talk
+    /// to 127.0.0.1 on machines whose environment names a proxy.
+    #[cfg(test)]
     pub(crate) fn build(
         connect_timeout: Duration,
         request_timeout: Duration,
         env_proxy: bool,
     ) -> Result<Self, String> {
+        let resolver = PolicyResolver::new(UrlPolicy::default(), None, Vec::new());
+        Self::build_with(connect_timeout, request_timeout, env_proxy, resolver)
+    }
+
+    /// Builds the client around `resolver` (tests pass one with a fixed name table).
+    pub(crate) fn build_with(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        env_proxy: bool,
+        resolver: PolicyResolver,
+    ) -> Result<Self, String> {
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
+            .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .timeout(request_timeout)

@@ -1,6 +1,6 @@
 //! # mcp-oauth-tokio
 //!
-//! The tokio adapter for [`mcp_oauth_core`]: it interprets the core's outputs (DESIGN.md §3)
+//! The tokio adapter for [`mcp_oauth_core`]: it interprets the core's outputs
 //! with real IO — HTTP through [`HttpClient`] (default [`ReqwestClient`]: rustls on `ring`, no
 //! redirects, timeouts, a response size cap), the loopback callback listener
 //! ([`LoopbackListener`]), the browser ([`Browser`]), a pasted redirect URL on stdin, and the
@@ -46,6 +46,7 @@ mod interpret;
 mod loopback;
 mod options;
 mod paste;
+mod resolve;
 mod wait;
 
 pub use authorizer::Authorizer;

@@ -1,27 +1,31 @@
 //! The loopback effect: a one-shot HTTP listener on `127.0.0.1` for the authorization response
-//! (RFC 8252 §7.3, §8.3; DESIGN.md §3 `loopback`).
+//! (RFC 8252 §7.3, §8.3).
 //!
 //! Browsers open speculative connections that send nothing, and anything on the machine can
 //! connect, so every connection gets its own task and a [`HEAD_READ_TIMEOUT`] deadline for its
-//! request head (ecosystem.md: a listener that serves one connection at a time stalls). The HTTP
-//! decisions are the core's ([`head_progress`], [`route`], [`response`]); this module only moves
-//! bytes. Only a `GET /callback` carrying the expected `state` is passed on; everything else is
-//! answered and forgotten.
+//! request head. At most
+//! [`MAX_CONNECTIONS`](mcp_oauth_core::loopback::MAX_CONNECTIONS) are held; when full, the
+//! core's [`ConnectionTable`] names the connection whose task is aborted for the new one, so
+//! idle connections cannot starve the callback. The HTTP decisions are the core's
+//! ([`head_progress`], [`route`], [`response`]); this module only moves bytes. Only a
+//! `GET /callback` carrying the expected `state` is passed on; everything else is answered and
+//! forgotten.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mcp_oauth_core::loopback::{
-    could_be_http, head_progress, response, route_pending, HeadProgress, Route, HEAD_READ_TIMEOUT,
-    MAX_HEAD_BYTES,
+    could_be_http, head_progress, response, route_pending, Admission, ConnectionId,
+    ConnectionTable, HeadProgress, Phase, Route, HEAD_READ_TIMEOUT, MAX_HEAD_BYTES,
 };
 use mcp_oauth_core::StateToken;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 /// The path the listener serves; the redirect URI is `http://127.0.0.1:<port>/callback`.
 pub const CALLBACK_PATH: &str = "/callback";
@@ -136,12 +140,38 @@ impl Drop for LoopbackListener {
     }
 }
 
+/// The core's table of held connections and the abort handle of each one's task.
+#[derive(Default)]
+struct Connections {
+    table: ConnectionTable,
+    tasks: HashMap<ConnectionId, AbortHandle>,
+}
+
+type SharedConnections = Arc<Mutex<Connections>>;
+
+fn lock(connections: &SharedConnections) -> MutexGuard<'_, Connections> {
+    connections.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Frees a connection's slot when its task ends: finished, or aborted (evicted, listener
+/// dropped), since an aborted task's future is dropped.
+struct Slot(SharedConnections, ConnectionId);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut conns = lock(&self.0);
+        conns.table.release(self.1);
+        conns.tasks.remove(&self.1);
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     state: watch::Receiver<Option<StateToken>>,
     callbacks: mpsc::Sender<String>,
 ) {
     let path: Arc<str> = Arc::from(CALLBACK_PATH);
+    let shared: SharedConnections = Arc::default();
     let mut connections = JoinSet::new();
     loop {
         // Reap finished connection tasks so the set does not grow with every probe.
@@ -151,21 +181,37 @@ async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        connections.spawn(serve(
+        // Held across the spawn, so the task's Slot cannot release before its handle is in.
+        let mut conns = lock(&shared);
+        let Admission::Admit { id, evict } = conns.table.admit() else {
+            continue; // every slot answering: `stream` is dropped, closed at once
+        };
+        let victim = evict.and_then(|victim| conns.tasks.remove(&victim));
+        let slot = Slot(Arc::clone(&shared), id);
+        let task = connections.spawn(serve(
             stream,
             Arc::clone(&path),
             state.clone(),
             callbacks.clone(),
+            slot,
         ));
+        conns.tasks.insert(id, task);
+        drop(conns);
+        // Outside the lock: the evicted task's Slot takes it when its future is dropped.
+        if let Some(task) = victim {
+            task.abort();
+        }
     }
 }
 
 /// One connection: read the head under a deadline, answer, pass on a valid callback, close.
+/// Evicted by the table while reading or lingering, its task is aborted (the socket closes).
 async fn serve(
     mut stream: TcpStream,
     path: Arc<str>,
     state: watch::Receiver<Option<StateToken>>,
     callbacks: mpsc::Sender<String>,
+    slot: Slot,
 ) {
     let mut buf = Vec::with_capacity(1024);
     let route =
@@ -179,6 +225,14 @@ async fn serve(
                 route_head(head, &path, &state)
             }
         };
+    let evicted = !lock(&slot.0).table.advance(slot.1, Phase::Answering);
+    if evicted {
+        // Aborted at the next await; a callback read whole still counts.
+        if let Route::Callback { query } = route {
+            let _ = callbacks.try_send(query);
+        }
+        return;
+    }
     let page = response(&route);
     let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
         stream.write_all(&page).await?;
@@ -189,6 +243,7 @@ async fn serve(
         // Full channel: a flood of valid callbacks; the first ones are enough.
         let _ = callbacks.try_send(query);
     }
+    lock(&slot.0).table.advance(slot.1, Phase::Lingering);
     let _ = tokio::time::timeout(LINGER, drain(&mut stream)).await;
 }
 

@@ -28,7 +28,8 @@ pub struct Options {
     /// Who shows the authorization URL.
     pub browser: Arc<dyn Browser>,
     /// The client for OAuth requests and [`Authorizer::send`](crate::Authorizer::send); `None`
-    /// builds a [`ReqwestClient`](crate::ReqwestClient) with the timeouts below.
+    /// builds a [`ReqwestClient`](crate::ReqwestClient) with the timeouts below, screening
+    /// resolved addresses by the configuration's `url_policy`.
     pub http_client: Option<Arc<dyn HttpClient>>,
     /// Accept a pasted redirect URL on stdin when the browser reports
     /// [`Unavailable`](crate::BrowserOutcome::Unavailable) (default `true`). Hosts that speak a

@@ -75,6 +75,11 @@ pub struct GlobalArgs {
         env = "MCP_OAUTH_LOCK_TIMEOUT"
     )]
     pub lock_timeout: u64,
+    /// Allow MCP and authorization servers on private networks (RFC 1918, RFC 4193 ULA, CGNAT
+    /// 100.64/10), as URL addresses and as what host names resolve to. Link-local and cloud
+    /// metadata addresses stay refused.
+    #[arg(long, global = true)]
+    pub allow_private_network: bool,
 }
 
 /// `--store`.
@@ -412,10 +417,12 @@ mod tests {
             "--scope",
             "b c",
             "-vv",
+            "--allow-private-network",
         ])
         .expect("parses");
         assert_eq!(cli.global.store, StoreArg::Memory);
         assert_eq!(cli.global.verbose, 2);
+        assert!(cli.global.allow_private_network);
         let Command::Login(login) = &cli.command else {
             panic!("not login: {cli:?}")
         };

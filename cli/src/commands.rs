@@ -22,6 +22,8 @@ pub struct Ctx {
     pub store: StoreHandle,
     /// `--json`.
     pub json: bool,
+    /// `--allow-private-network`.
+    pub allow_private_network: bool,
 }
 
 /// Seconds since the Unix epoch (the CLI is the IO shell, so reading the clock is fine here).
@@ -35,7 +37,8 @@ pub fn now_wall() -> u64 {
 pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
     let secret = setup::client_secret(&args.client)?;
     let stored = setup::stored_settings(&ctx.store, &args.server);
-    let config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
+    let mut config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     if args.client.client_metadata_url.is_some() && args.client.redirect_port.is_none() {
         ctx.ui.progress(
             "note: a Client ID Metadata Document lists exact redirect URIs; pass the \
@@ -103,6 +106,7 @@ fn set_aside_corrupt(server: &str, ctx: &Ctx) -> Result<(), CliError> {
 pub fn token(args: &TokenArgs, ctx: &Ctx) -> Result<(), CliError> {
     let stored = setup::stored_settings(&ctx.store, &args.server);
     let mut config = setup::stored_config(&args.server, stored.as_ref());
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     config.interactive = false;
     if let Some(id) = &args.client_id {
         let secret = if args.client_secret_stdin {
@@ -166,7 +170,8 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     };
     let (options, _) = setup::options(&ctx.store, None);
-    let config = setup::stored_config(&args.server, Some(&session.settings));
+    let mut config = setup::stored_config(&args.server, Some(&session.settings));
+    config.url_policy = setup::url_policy(ctx.allow_private_network);
     let auth =
         Authorizer::new(config, options).map_err(|e| CliError::from_adapter(&args.server, e))?;
     let result = ctx.ui.run(&auth, None, || auth.logout());

@@ -76,6 +76,7 @@ fn run(cli: Cli) -> i32 {
                 ui,
                 store,
                 json: cli.global.json,
+                allow_private_network: cli.global.allow_private_network,
             };
             dispatch(command, &ctx)
         }),

@@ -17,7 +17,7 @@ use mcp_oauth_core::config::{
 use mcp_oauth_core::registration::validate_client_id_url;
 use mcp_oauth_core::resource_metadata::canonical_server_url;
 use mcp_oauth_core::secret::ClientSecret;
-use mcp_oauth_core::{Config, SessionSettings};
+use mcp_oauth_core::{Config, SessionSettings, UrlPolicy};
 
 use crate::args::{ClientArgs, GlobalArgs, MachineArgs, StoreArg};
 use crate::exit::{one_line, CliError};
@@ -262,6 +262,16 @@ pub fn base_config(server: &str) -> Config {
     config
 }
 
+/// The URL and address policy: the production default, with private networks allowed for
+/// `--allow-private-network` (internal MCP and authorization servers). The adapters' HTTP
+/// clients apply it to resolved addresses too.
+pub fn url_policy(allow_private_network: bool) -> UrlPolicy {
+    UrlPolicy {
+        allow_private_networks: allow_private_network,
+        ..UrlPolicy::default()
+    }
+}
+
 /// Adapter options: the system browser (tracked for the spinner) or none, pasting allowed.
 pub fn options(
     store: &StoreHandle,
@@ -345,6 +355,26 @@ mod tests {
         assert_eq!(omitted.resource_parameter, ResourceParameter::Omit);
         assert_eq!(omitted.scopes, None);
         assert!(omitted.client.pre_registered.is_none());
+    }
+
+    #[test]
+    fn private_networks_only_with_the_flag() {
+        let internal = "https://10.1.2.3/mcp";
+        assert!(url_policy(false).check(internal).is_err());
+        assert!(url_policy(true).check(internal).is_ok());
+        let addr = "10.1.2.3".parse().expect("ip");
+        assert!(url_policy(false)
+            .check_resolved(Some("https"), "mcp.corp.example", addr)
+            .is_err());
+        assert!(url_policy(true)
+            .check_resolved(Some("https"), "mcp.corp.example", addr)
+            .is_ok());
+        // Metadata stays refused, and plain http stays loopback-only.
+        let imds = "169.254.169.254".parse().expect("ip");
+        assert!(url_policy(true)
+            .check_resolved(Some("https"), "x.corp.example", imds)
+            .is_err());
+        assert!(url_policy(true).check("http://10.1.2.3/mcp").is_err());
     }
 
     #[test]

@@ -1,24 +1,29 @@
-//! The loopback callback listener's HTTP logic, shared by both adapters (RFC 8252 §7.3, §8.3;
-//! spec-checklist §4.10, §5 item 16).
+//! The loopback callback listener's HTTP logic, shared by both adapters (RFC 8252 §7.3, §8.3).
 //!
 //! Adapters own the socket: they read bytes until [`head_progress`] says the request head is
 //! complete (or too large, or [`HEAD_READ_TIMEOUT`] passes), ask [`route`] what the request is,
 //! write [`response`] and close. Only a `GET` of the exact callback path with the right `state`
 //! completes the flow; favicon requests, probes, TLS handshakes and forged callbacks get an error
 //! page and the listener keeps waiting (RFC 8252 §8.3). Pages never echo the request, so nothing
-//! from the URL can be reflected into HTML.
+//! from the URL can be reflected into HTML. Which connections to keep when too many are open is
+//! [`ConnectionTable`]'s decision.
 
 use std::time::Duration;
 
 use crate::callback::parse_callback;
 use crate::secret::StateToken;
 
+#[path = "loopback_slots.rs"]
+mod slots;
+pub use slots::{Admission, ConnectionId, ConnectionTable, Phase, MAX_CONNECTIONS};
+
 /// The largest request head accepted, terminator included. A browser's callback GET is far
 /// smaller; a bigger head is an attack or a mistake and gets `431`.
 pub const MAX_HEAD_BYTES: usize = 8192;
 
 /// How long an adapter waits for one connection's request head before dropping it, so an idle
-/// connection (a browser's speculative preconnect, a port scanner) cannot block the listener.
+/// connection (a browser's speculative preconnect, a port scanner) does not hold its slot for
+/// long; many of them at once are handled by [`ConnectionTable`] evicting the oldest.
 pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Whether the bytes read so far hold a whole request head.

@@ -37,7 +37,6 @@ fn expired_with_refresh() -> Session {
     canned_session(Some(T0.wall - 10), Some(REFRESH_TOKEN))
 }
 
-
 /// What the fake adapter did during one drive.
 #[derive(Debug, Default)]
 struct Log {
