@@ -33,9 +33,14 @@ pub(crate) fn perform<'a>(
 ) -> Guard<'a> {
     let s = &inner.settings;
     match effect {
-        Effect::Fetch { id, request, .. } => {
+        Effect::Fetch {
+            id,
+            request,
+            timeout,
+            ..
+        } => {
             drop(g);
-            let result = s.http.send(&request);
+            let result = s.http.send_within(&request, timeout);
             g = inner.lock();
             g.fetched(inner.now(), id, result);
         }
