@@ -94,6 +94,7 @@ provider.use(async (ctx, next) => {
     dpop: Boolean(ctx.get('dpop')),
     token_type: body.token_type ?? null,
     refresh_token_issued: typeof body.refresh_token === 'string',
+    ua: ctx.get('user-agent'),
   };
   fs.writeSync(log, JSON.stringify(line) + '\n');
 });
