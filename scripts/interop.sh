@@ -61,7 +61,7 @@ CELLS=(
   "oidc-dpop|oidc-provider|--dpop optional --ttl 66|ts|margin|yes||dpop-auto|DPoP advertised but optional; rotating refresh tokens"
   "oidc-slash|oidc-provider|--issuer-slash --ttl 66|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
   "oidc-norefresh|oidc-provider|--no-refresh --ttl 8|ts|real|no|||no refresh token; 8 s access tokens"
-  "oidc-short|oidc-provider|--no-rotate --ttl 5|py|real|yes||short-token-margin|5 s access tokens; non-rotating refresh tokens"
+  "oidc-short|oidc-provider|--no-rotate --ttl 10|py|real|yes||short-token-margin|10 s access tokens; non-rotating refresh tokens"
   "dot-dcr|dot|--ttl 66|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
   "dot-iss|dot|--iss --no-rotate --ttl 66|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
   "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 66|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
@@ -157,6 +157,14 @@ print("" if value is None else value)
 PY
 }
 
+# mcp_probe URL TOKEN: the HTTP status of an MCP initialize request carrying TOKEN.
+mcp_probe() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$1" -A interop-probe \
+    -H "Authorization: $(store_field tokens.token_type) $2" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"interop-probe","version":"0"}}}'
+}
+
 # Sleeps until the stored access token is expired for the client (margin) or for everyone (real).
 wait_expiry() {
   local at target now
@@ -170,17 +178,20 @@ wait_expiry() {
   [ "$target" -le "$now" ] || sleep $((target - now))
 }
 
-STEP_NAMES=(login tools/list "expired call" "8× token" status logout "token after")
-# step NAME ok|FAIL DETAIL
+# step NAME ok|FAIL DETAIL [STDERR_FILE]: records a step; a failed one also shows the last line
+# the CLI printed on stderr.
 step() {
-  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$DIR/steps.tsv"
-  printf '  %-13s %-4s %s\n' "$1" "$2" "$3"
+  local detail=$3
+  if [ "$2" != ok ] && [ -n "${4:-}" ] && [ -s "$4" ]; then detail="$detail; stderr: $(tail -n1 "$4" | cut -c1-200)"; fi
+  printf '%s\t%s\t%s\n' "$1" "$2" "$detail" >>"$DIR/steps.tsv"
+  printf '  %-13s %-4s %s\n' "$1" "$2" "$detail"
   [ "$2" = ok ]
 }
 
-# run_steps: the user's session, step by step; returns at the first failing step.
+# run_steps: the user's session, step by step. A failed login ends the cell; any other failed
+# step is recorded and the session goes on, so one run shows every step's outcome.
 run_steps() {
-  local n0 n1 out rc i refreshes codes grants invalid tokens rt client_id secret access probe
+  local n0 n1 rc i refreshes codes grants invalid tokens rt client_id secret access probe bad=0
 
   # login, through the browser.
   n0=$(lines)
@@ -188,7 +199,7 @@ run_steps() {
   timeout 150 "$CLI" $S login "$URL" --login-timeout 120 $LOGIN_FLAGS >"$DIR/login.out" 2>"$DIR/login.err" || rc=$?
   n1=$(lines)
   step login "$([ $rc = 0 ] && echo ok || echo FAIL)" \
-    "exit $rc; browser pages $(count $n0 $n1 '"ua":"Mozilla'); $(tail -n1 "$DIR/login.err" | cut -c1-160)" || return 1
+    "exit $rc; browser requests $(count $n0 $n1 '"ua":"Mozilla')" "$DIR/login.err" || return 1
 
   # tools/list while the token is fresh.
   n0=$(lines)
@@ -197,10 +208,19 @@ run_steps() {
   n1=$(lines)
   refreshes=$(count $n0 $n1 '"grant_type":"refresh_token"')
   step tools/list "$([ $rc = 0 ] && grep -q whoami "$DIR/list.out" && [ "$refreshes" = 0 ] && echo ok || echo FAIL)" \
-    "exit $rc; tools: $(grep -o '"name":"[a-z]*"' "$DIR/list.out" | cut -d'"' -f4 | paste -sd, -); refreshes $refreshes $(head -c 160 "$DIR/list.err")" || return 1
+    "exit $rc; tools: $(grep -o '"name":"[a-z]*"' "$DIR/list.out" | cut -d'"' -f4 | paste -sd, -); refreshes $refreshes" "$DIR/list.err" || bad=1
+
+  # The MCP server checks the audience: the same token is refused by a second instance of the
+  # same server (another resource URL behind the same AS) and accepted by the first one.
+  access=$(store_field tokens.access_token)
+  local at_a at_b
+  at_a=$(mcp_probe "$URL" "$access")
+  at_b=$(mcp_probe "$URL2" "$access")
+  step audience "$([ "$at_a" = 200 ] && [ "$at_b" = 401 ] && echo ok || echo FAIL)" \
+    "initialize with the token: HTTP $at_a at its own server, HTTP $at_b at another resource" || bad=1
 
   # A tool call after the access token expired.
-  wait_expiry || { step "expired call" FAIL "cannot wait for expiry"; return 1; }
+  wait_expiry || { step "expired call" FAIL "cannot wait for expiry" || true; return 1; }
   n0=$(lines)
   rc=0
   if [ "$REFRESH" = yes ]; then
@@ -213,14 +233,14 @@ run_steps() {
   codes=$(count $n0 $n1 '"grant_type":"authorization_code"')
   if [ "$REFRESH" = yes ]; then
     step "expired call" "$([ $rc = 0 ] && grep -q alice "$DIR/call.out" && [ "$refreshes" = 1 ] && [ "$codes" = 0 ] && echo ok || echo FAIL)" \
-      "exit $rc; refresh requests $refreshes, code exchanges $codes $(head -c 160 "$DIR/call.err")" || return 1
+      "exit $rc; refresh requests $refreshes, code exchanges $codes" "$DIR/call.err" || bad=1
   else
     step "expired call" "$([ $rc = 0 ] && grep -q alice "$DIR/call.out" && [ "$refreshes" = 0 ] && [ "$codes" = 1 ] && echo ok || echo FAIL)" \
-      "exit $rc; no refresh token, so a new browser login: code exchanges $codes, refresh requests $refreshes $(head -c 160 "$DIR/call.err")" || return 1
+      "exit $rc; no refresh token, so a new browser login: code exchanges $codes, refresh requests $refreshes" "$DIR/call.err" || bad=1
   fi
 
   # Eight concurrent `token` processes after expiry.
-  wait_expiry || { step "8× token" FAIL "cannot wait for expiry"; return 1; }
+  wait_expiry || { step "8 tokens" FAIL "cannot wait for expiry" || true; return 1; }
   n0=$(lines)
   local racers=()
   for i in 1 2 3 4 5 6 7 8; do
@@ -239,11 +259,11 @@ run_steps() {
   rcs=$(cat "$DIR"/token.*.rc | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')
   tokens=$(cat "$DIR"/token.*.out | sort -u | grep -c . || true)
   if [ "$REFRESH" = yes ]; then
-    step "8× token" "$([ "$rcs" = "8×0 " ] && [ "$refreshes" = 1 ] && [ "$invalid" = 0 ] && [ "$tokens" = 1 ] && echo ok || echo FAIL)" \
-      "exits ${rcs% }; refresh requests $refreshes, invalid_grant $invalid, distinct tokens $tokens" || return 1
+    step "8 tokens" "$([ "$rcs" = "8×0 " ] && [ "$refreshes" = 1 ] && [ "$invalid" = 0 ] && [ "$tokens" = 1 ] && echo ok || echo FAIL)" \
+      "exits ${rcs% }; refresh requests $refreshes, invalid_grant $invalid, distinct tokens $tokens" "$DIR/token.1.err" || bad=1
   else
-    step "8× token" "$([ "$rcs" = "8×3 " ] && [ "$grants" = 0 ] && echo ok || echo FAIL)" \
-      "exits ${rcs% } (login needed, no refresh token); token requests $grants" || return 1
+    step "8 tokens" "$([ "$rcs" = "8×3 " ] && [ "$grants" = 0 ] && echo ok || echo FAIL)" \
+      "exits ${rcs% } (login needed, no refresh token); token requests $grants" || bad=1
   fi
 
   # status --json: the session, and no secret.
@@ -259,7 +279,7 @@ run_steps() {
   local has
   has=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d), d[0]["has_access_token"], d[0]["issuer"])' "$DIR/status.out" 2>/dev/null || echo "unparsable")
   step status "$([ $rc = 0 ] && [ -z "$leaked" ] && [ -n "$access" ] && [[ $has == "1 True "* ]] && echo ok || echo FAIL)" \
-    "exit $rc; sessions/has_access_token/issuer: $has; secrets in output: ${leaked:-none}" || return 1
+    "exit $rc; sessions/has_access_token/issuer: $has; secrets in output: ${leaked:-none}" "$DIR/status.err" || bad=1
 
   # logout: revocation at the AS, and the refresh token is dead there.
   client_id=$(store_field client.client_id)
@@ -281,13 +301,19 @@ run_steps() {
     grep -q invalid_grant <<<"$probe" || probe_ok=0
     probe="refresh token afterwards: $(grep -o '"error": *"[a-z_]*"' <<<"$probe" | tr -d ' ')"
   fi
-  step logout "$([ $rc = 0 ] && [ "$revoked_ok" -ge 1 ] && [ $probe_ok = 1 ] && echo ok || echo FAIL)" \
-    "exit $rc; revocation requests $revocations ($(window $n0 $n1 | grep -- '"path":"[^"]*revo' | grep -o '"status":[0-9]*' | cut -d: -f2 | paste -sd/ -)); $probe" || return 1
+  # With a refresh token, revoking it must succeed and kill it. Without one only the access
+  # token is left to revoke, which an AS may refuse with unsupported_token_type (RFC 7009
+  # §2.2.1, e.g. for self-contained JWTs): the request reaching the AS is what is checked.
+  local revoked=0
+  if [ -n "$rt" ]; then [ "$revoked_ok" -ge 1 ] && [ $probe_ok = 1 ] && revoked=1; else [ "$revocations" -ge 1 ] && revoked=1; fi
+  step logout "$([ $rc = 0 ] && [ $revoked = 1 ] && echo ok || echo FAIL)" \
+    "exit $rc; revocation requests $revocations ($(window $n0 $n1 | grep -- '"path":"[^"]*revo' | grep -o '"status":[0-9]*' | cut -d: -f2 | paste -sd/ -)); $probe" "$DIR/logout.err" || bad=1
 
   # token after logout: login needed.
   rc=0
   timeout 30 "$CLI" $S token "$URL" >"$DIR/after.out" 2>"$DIR/after.err" || rc=$?
-  step "token after" "$([ $rc = 3 ] && [ ! -s "$DIR/after.out" ] && echo ok || echo FAIL)" "exit $rc" || return 1
+  step "token after" "$([ $rc = 3 ] && [ ! -s "$DIR/after.out" ] && echo ok || echo FAIL)" "exit $rc" "$DIR/after.err" || bad=1
+  return $bad
 }
 
 # Request counts for the table, from the AS's own log.
@@ -301,7 +327,9 @@ summarize_requests() {
   code=$(count_all '"grant_type":"authorization_code"')
   refresh=$(grep '"ua":"mcp-oauth' "$LOG" | grep -c '"grant_type":"refresh_token"' || true)
   revoke=$(grep '"ua":"mcp-oauth' "$LOG" | grep -c '"path":"[^"]*revo' || true)
-  echo "client $client (metadata $meta, register $reg, code $code, refresh $refresh, revoke $revoke) · browser $browser · MCP server $rs"
+  local dpop
+  dpop=$(count_all '"token_type":"DPoP"')
+  echo "client $client (metadata $meta, register $reg, code $code, refresh $refresh, revoke $revoke$([ "$dpop" = 0 ] || echo "; $dpop DPoP-bound tokens issued")) · browser $browser · MCP server $rs"
 }
 
 # ---------------------------------------------------------------- run
@@ -329,7 +357,9 @@ for cell in "${CELLS[@]}"; do
   LOGIN_FLAGS=${LOGIN_FLAGS//\{RP\}/$RP}
   as_port=$(free_port)
   rs_port=$(free_port)
+  rs2_port=$(free_port)
   URL=http://127.0.0.1:$rs_port/mcp
+  URL2=http://127.0.0.1:$rs2_port/mcp
   cell_start=$SECONDS
   echo "interop: cell $ID: $AS ($DESC) + $RS MCP server"
   # shellcheck disable=SC2086
@@ -354,14 +384,19 @@ for cell in "${CELLS[@]}"; do
     step start FAIL "the authorization server did not start: $(tail -n1 "$DIR/as.out")" || true
   else
     rs_args=(--port "$rs_port" --issuer "$issuer" --as-metadata "$meta" --verify "$verify" --introspect-client mcp-resource-server:rs-secret)
-    case $RS in
-      ts) (cd "$NODE_DIR" && exec node mcp-server-ts.mjs "${rs_args[@]}") >"$DIR/rs.out" 2>&1 & ;;
-      py) "$PY" tests/interop/mcp_server_py.py "${rs_args[@]}" >"$DIR/rs.out" 2>&1 & ;;
-    esac
-    PIDS+=($!)
+    # The MCP server, and a second instance of it on another port (another resource).
+    for port in "$rs_port" "$rs2_port"; do
+      rs_args[1]=$port
+      case $RS in
+        ts) (cd "$NODE_DIR" && exec node mcp-server-ts.mjs "${rs_args[@]}") >"$DIR/rs-$port.out" 2>&1 & ;;
+        py) "$PY" tests/interop/mcp_server_py.py "${rs_args[@]}" >"$DIR/rs-$port.out" 2>&1 & ;;
+      esac
+      PIDS+=($!)
+    done
     prm=http://127.0.0.1:$rs_port/.well-known/oauth-protected-resource/mcp
-    if ! wait_http "$prm" 60; then
-      step start FAIL "the MCP server did not start: $(tail -n1 "$DIR/rs.out")" || true
+    prm2=http://127.0.0.1:$rs2_port/.well-known/oauth-protected-resource/mcp
+    if ! wait_http "$prm" 60 || ! wait_http "$prm2" 60; then
+      step start FAIL "the MCP server did not start: $(tail -qn1 "$DIR"/rs-*.out | paste -sd' ' -)" || true
     elif run_steps; then
       result=pass
     fi
@@ -369,7 +404,7 @@ for cell in "${CELLS[@]}"; do
   cleanup
   requests=$(summarize_requests)
   secs=$((SECONDS - cell_start))
-  failed_step=$(awk -F'\t' '$2 == "FAIL" {print $1 ": " $3; exit}' "$DIR/steps.tsv")
+  failed_step=$(awk -F'\t' '$2 == "FAIL" {printf "%s%s: %s", sep, $1, $3; sep = "<br>"}' "$DIR/steps.tsv" | tr '|' '/')
   if [ $result = pass ]; then
     passed=$((passed + 1)) shown=pass
   elif [ -n "$KNOWN" ] && [ "$EXPECT_KNOWN" = 1 ]; then
@@ -395,7 +430,7 @@ elapsed=$((SECONDS - start))
   echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's"
   echo "60 s refresh margin; \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
   echo
-  echo "| cell | authorization server | configuration | MCP server | expiry | result | first failing step | requests at the AS | s |"
+  echo "| cell | authorization server | configuration | MCP server | expiry | result | failing steps | requests at the AS | s |"
   echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
