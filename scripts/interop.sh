@@ -199,7 +199,7 @@ run_steps() {
   timeout 150 "$CLI" $S login "$URL" --login-timeout 120 $LOGIN_FLAGS >"$DIR/login.out" 2>"$DIR/login.err" || rc=$?
   n1=$(lines)
   step login "$([ $rc = 0 ] && echo ok || echo FAIL)" \
-    "exit $rc; browser requests $(count $n0 $n1 '"ua":"Mozilla')" "$DIR/login.err" || return 1
+    "exit $rc; browser requests $(count $n0 $n1 '"ua":"Mozilla'); callback $(grep -o 'iss=[a-z]*' "$DIR/browser.log" | tail -n1 | sed 's/iss=/with iss: /')" "$DIR/login.err" || return 1
 
   # tools/list while the token is fresh.
   n0=$(lines)
@@ -375,7 +375,8 @@ for cell in "${CELLS[@]}"; do
       issuer=http://127.0.0.1:$as_port
       meta=$issuer/.well-known/oauth-authorization-server
       verify=introspect
-      "$PY" tests/interop/dot_as.py --port "$as_port" --log "$LOG" --db "$DIR/dot.sqlite3" $AS_FLAGS >"$DIR/as.out" 2>&1 &
+      "$PY" tests/interop/dot_as.py --port "$as_port" --log "$LOG" --db "$DIR/dot.sqlite3" \
+        --db-template "$VENV/dot-template.sqlite3" $AS_FLAGS >"$DIR/as.out" 2>&1 &
       ;;
   esac
   PIDS+=($!)

@@ -62,7 +62,9 @@ try {
     await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: 20_000 }), chosen.click()]);
   }
   if (!atCallback()) throw new Error(`never reached the redirect URI; last page ${page.url().split('?')[0]}`);
-  note(`callback reached: ${(await page.textContent('body'))?.trim().slice(0, 80)}`);
+  // RFC 9207 §2: whether the authorization response carried `iss` (the suite reports it).
+  const iss = new URL(page.url()).searchParams.has('iss') ? 'iss=yes' : 'iss=no';
+  note(`callback reached (${iss}): ${(await page.textContent('body'))?.trim().slice(0, 80)}`);
   code = 0;
 } catch (e) {
   note(`error: ${e.message.split('\n')[0]}`);

@@ -5,7 +5,7 @@ use: PKCE required, open dynamic client registration (RFC 7591), RFC 8252 §7.3 
 redirects on any port, RFC 8707 resource binding (introspection reports `aud`), rotating
 refresh tokens, revocation (RFC 7009) and introspection (RFC 7662) for the MCP server.
 
-    python dot_as.py --port P --log FILE --db FILE [--ttl SECS] [--no-rotate] [--iss]
+    python dot_as.py --port P --log FILE --db FILE [--db-template FILE] [--ttl SECS] [--no-rotate] [--iss]
         [--no-dcr --client ID --redirect-port N] [--introspect-client ID:SECRET]
 
 Without --iss the RFC 9207 `iss` authorization-response parameter is neither sent nor
@@ -17,6 +17,7 @@ side. The user is INTEROP_USER / INTEROP_PASSWORD.
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -24,6 +25,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--db", required=True)
+parser.add_argument("--db-template", help="a migrated empty database to start from (made when missing)")
 parser.add_argument("--ttl", type=int, default=3600)
 parser.add_argument("--no-rotate", action="store_true")
 parser.add_argument("--iss", action="store_true")
@@ -156,7 +158,13 @@ def setup():
     from django.core.management import call_command
     from oauth2_provider.models import Application
 
+    # Migrating an empty SQLite database takes seconds; a migrated copy is kept as a template.
+    if args.db_template and os.path.exists(args.db_template):
+        shutil.copyfile(args.db_template, args.db)
     call_command("migrate", verbosity=0, interactive=False)
+    if args.db_template and not os.path.exists(args.db_template):
+        shutil.copyfile(args.db, args.db_template + ".tmp")
+        os.replace(args.db_template + ".tmp", args.db_template)
     User.objects.create_user(USER, password=PASSWORD)
     rs_id, rs_secret = args.introspect_client.split(":", 1)
     Application.objects.create(
