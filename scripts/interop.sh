@@ -38,7 +38,7 @@
 #                            tree proves the fixes.
 #   MCP_OAUTH_INTEROP_CACHE  cache root.
 #
-# Output: a table per cell on stdout and in tests/interop/RESULTS.md, logs under
+# Output: a table per cell on stdout and in tests/interop/RESULTS.md (whole matrix only), logs under
 # $CARGO_TARGET_DIR/interop/cells/<cell>/, a last line `N passed, M failed`; exit 1 when any
 # cell failed.
 set -euo pipefail
@@ -56,6 +56,7 @@ EXPECT_KNOWN=${INTEROP_EXPECT_KNOWN:-0}
 
 # The matrix. Fields: id | authorization server | its flags | MCP server | expiry | refresh
 # token issued | extra login flags | known open bug (empty: none) | configuration shown.
+# Expiry `-`: the AS refuses the resource, and the cell checks that login fails cleanly.
 # {RP} is replaced by a free port chosen at run time.
 CELLS=(
   "oidc-dpop|oidc-provider|--dpop optional --ttl 66|ts|margin|yes||dpop-auto|DPoP advertised but optional; rotating refresh tokens"
@@ -64,6 +65,7 @@ CELLS=(
   "oidc-short|oidc-provider|--no-rotate --ttl 10|py|real|yes||short-token-margin|10 s access tokens; non-rotating refresh tokens"
   "dot-dcr|dot|--ttl 66|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
   "dot-iss|dot|--iss --no-rotate --ttl 66|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
+  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 66|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
   "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 66|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
 )
 declare -A KNOWN_TEXT=(
@@ -316,6 +318,21 @@ run_steps() {
   return $bad
 }
 
+# run_refusal: an AS that refuses the MCP server's resource with invalid_target (RFC 8707 §2):
+# login must fail at once with the AS's error code (exit 1), after a single authorization
+# request and no token request, and leave no session behind.
+run_refusal() {
+  local rc n_auth n_token st=0
+  rc=0
+  timeout 150 "$CLI" $S login "$URL" --login-timeout 120 >"$DIR/login.out" 2>"$DIR/login.err" || rc=$?
+  n_auth=$(grep '"ua":"Mozilla' "$LOG" | grep -c -e '"path":"/auth"' -e '"path":"/authorize/"' || true)
+  n_token=$(count_all '"grant_type":"')
+  step login "$([ $rc = 1 ] && grep -q invalid_target "$DIR/login.err" && [ "$n_auth" = 1 ] && [ "$n_token" = 0 ] && echo ok || echo FAIL)" \
+    "exit $rc; authorization requests $n_auth, token requests $n_token; says: $(grep -o 'invalid_target[^.;]*' "$DIR/login.err" | head -n1 | cut -c1-120)" "$DIR/login.err" || return 1
+  "$CLI" $S status "$URL" >/dev/null 2>&1 || st=$?
+  step "no session" "$([ $st = 3 ] && echo ok || echo FAIL)" "status exit $st" || return 1
+}
+
 # Request counts for the table, from the AS's own log.
 summarize_requests() {
   local client browser rs meta reg code refresh revoke
@@ -398,6 +415,8 @@ for cell in "${CELLS[@]}"; do
     prm2=http://127.0.0.1:$rs2_port/.well-known/oauth-protected-resource/mcp
     if ! wait_http "$prm" 60 || ! wait_http "$prm2" 60; then
       step start FAIL "the MCP server did not start: $(tail -qn1 "$DIR"/rs-*.out | paste -sd' ' -)" || true
+    elif [ "$EXPIRY" = - ]; then
+      run_refusal && result=pass
     elif run_steps; then
       result=pass
     fi
@@ -405,7 +424,10 @@ for cell in "${CELLS[@]}"; do
   cleanup
   requests=$(summarize_requests)
   secs=$((SECONDS - cell_start))
-  failed_step=$(awk -F'\t' '$2 == "FAIL" {printf "%s%s: %s", sep, $1, $3; sep = "<br>"}' "$DIR/steps.tsv" | tr '|' '/')
+  # Ports change from run to run: the table shows PORT.
+  failed_step=$(awk -F'\t' '$2 == "FAIL" {printf "%s%s: %s", sep, $1, $3; sep = "<br>"}' "$DIR/steps.tsv" |
+    tr '|' '/' | sed 's/127\.0\.0\.1:[0-9]*/127.0.0.1:PORT/g')
+  iss_seen=$(grep -o 'iss=[a-z]*' "$DIR/browser.log" 2>/dev/null | cut -d= -f2 | sort -u | paste -sd/ -)
   if [ $result = pass ]; then
     passed=$((passed + 1)) shown=pass
   elif [ -n "$KNOWN" ] && [ "$EXPECT_KNOWN" = 1 ]; then
@@ -415,7 +437,7 @@ for cell in "${CELLS[@]}"; do
   fi
   as_name=$([ "$AS" = dot ] && echo django-oauth-toolkit || echo oidc-provider)
   rs_name=$([ "$RS" = ts ] && echo "TypeScript SDK" || echo "Python SDK")
-  ROWS+=("| $ID | $as_name | $DESC | $rs_name | $EXPIRY | $shown | ${failed_step:-–} | $requests | $secs |")
+  ROWS+=("| $ID | $as_name | $DESC | $rs_name | $EXPIRY | ${iss_seen:-–} | $shown | ${failed_step:-–} | $requests | $secs |")
   echo "interop: cell $ID: $shown ($requests; $secs s)"
 done
 elapsed=$((SECONDS - start))
@@ -431,17 +453,18 @@ elapsed=$((SECONDS - start))
   echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's"
   echo "60 s refresh margin; \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
   echo
-  echo "| cell | authorization server | configuration | MCP server | expiry | result | failing steps | requests at the AS | s |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| cell | authorization server | configuration | MCP server | expiry | iss in callback | result | failing steps | requests at the AS | s |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
   for k in "${!KNOWN_TEXT[@]}"; do echo "- known \`$k\`: ${KNOWN_TEXT[$k]}"; done
   echo
   echo "$passed passed, $failed failed$([ "$expected" = 0 ] || echo ", $expected expected failures")."
-} >"$RESULTS"
-cp "$RESULTS" "$OUT/RESULTS.md"
+} >"$OUT/RESULTS.md"
+# Only a run of the whole matrix replaces the committed table.
+[ ${#selected[@]} -gt 0 ] || cp "$OUT/RESULTS.md" "$RESULTS"
 echo
-cat "$RESULTS"
+cat "$OUT/RESULTS.md"
 echo
 [ "$expected" = 0 ] || echo "interop: $expected cell(s) failed with a known open bug (INTEROP_EXPECT_KNOWN=1)"
 echo "$passed passed, $failed failed"

@@ -25,6 +25,11 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 let code = 1;
+// Every wait below has its own bound; this one covers the whole run.
+const watchdog = setTimeout(() => {
+  note('error: gave up after 90 s');
+  context.close().finally(() => process.exit(1));
+}, 90_000);
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const atCallback = () => {
@@ -70,6 +75,7 @@ try {
   note(`error: ${e.message.split('\n')[0]}`);
   console.error(`interop browser: ${e.message.split('\n')[0]}`);
 } finally {
+  clearTimeout(watchdog);
   await context.close();
   fs.rmSync(profile, { recursive: true, force: true });
 }

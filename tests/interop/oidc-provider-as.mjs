@@ -6,15 +6,17 @@
 // and consent pages) for the headless browser to fill in.
 //
 //   node oidc-provider-as.mjs --port P --log FILE [--issuer-slash] [--ttl SECS]
-//        [--no-refresh] [--no-rotate] [--dpop optional|off]
+//        [--no-refresh] [--no-rotate] [--dpop optional|off] [--only-resource URI]
 //
+// --only-resource: the one resource indicator the AS serves; any other is refused with
+// `invalid_target` (RFC 8707 §2), as an AS that does not know the MCP server does.
 // Every request is appended to FILE as one JSON line (method, path, status, grant_type, error,
 // whether a DPoP proof came with it), so the suite counts requests from the server's side.
 import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { generateKeyPair, exportJWK } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: opt } = parseArgs({
   options: {
@@ -25,6 +27,7 @@ const { values: opt } = parseArgs({
     'no-refresh': { type: 'boolean', default: false },
     'no-rotate': { type: 'boolean', default: false },
     dpop: { type: 'string', default: 'off' },
+    'only-resource': { type: 'string' },
   },
 });
 const port = Number(opt.port);
@@ -62,13 +65,16 @@ const provider = new Provider(issuer, {
       enabled: true,
       defaultResource: async (_ctx, _client, oneOf) => oneOf,
       useGrantedResource: async () => true,
-      getResourceServerInfo: async (_ctx, resourceIndicator) => ({
-        scope: 'mcp',
-        audience: resourceIndicator,
-        accessTokenTTL: ttl,
-        accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'ES256' } },
-      }),
+      getResourceServerInfo: async (_ctx, resourceIndicator) => {
+        if (opt['only-resource'] && resourceIndicator !== opt['only-resource']) throw new errors.InvalidTarget();
+        return {
+          scope: 'mcp',
+          audience: resourceIndicator,
+          accessTokenTTL: ttl,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        };
+      },
     },
   },
   pkce: { required: () => true },
