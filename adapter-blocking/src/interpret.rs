@@ -95,6 +95,7 @@ pub(crate) fn perform<'a>(
         Effect::CallbackRejected(e) => {
             eprintln!("mcp-oauth: ignored an authorization response ({e}); still waiting");
         }
+        Effect::Warning(w) => eprintln!("mcp-oauth: warning: {w}"),
         _ => {} // an effect added to the core later: nothing this adapter knows to do
     }
     g

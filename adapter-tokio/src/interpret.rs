@@ -82,6 +82,7 @@ impl Shared {
             Effect::CallbackRejected(e) => {
                 eprintln!("mcp-oauth: ignored an authorization response: {e}");
             }
+            Effect::Warning(w) => eprintln!("mcp-oauth: warning: {w}"),
             _ => {} // an effect added to the core later: nothing this adapter knows to do
         }
     }

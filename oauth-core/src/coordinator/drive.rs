@@ -62,6 +62,9 @@ pub enum Effect {
     },
     /// A callback was refused (forged or wrong `state`); still waiting. Tell the user.
     CallbackRejected(Error),
+    /// Something went wrong without ending the flow (a deferred renewal, an odd `expires_in`);
+    /// its text is safe to print. Tell the user or log it.
+    Warning(crate::error::Warning),
     /// The drive is over: release the store lock and wake every waiter, then poll the ticket.
     Done,
 }
@@ -217,6 +220,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                 return None;
             }
             Output::Event(Event::CallbackRejected(e)) => Effect::CallbackRejected(e),
+            Output::Event(Event::Warning(w)) => Effect::Warning(w),
             _ => return None, // other events; effects added to the machine later
         })
     }
