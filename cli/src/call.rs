@@ -106,7 +106,9 @@ fn exchange(
         .map_err(|e| CliError::from_adapter(server, e))?;
     mcp.handle_response(&response).map_err(|e| match e {
         McpError::Status(status @ (401 | 403)) => CliError::failure(format!(
-            "the MCP server still refuses the token (HTTP {status}) after re-authorizing"
+            "the MCP server still refuses the token (HTTP {status}) after a refresh and a new \
+             login: it likely does not accept this token's type (try --dpop never or --dpop \
+             always), its audience (try --resource URL or --no-resource) or its scopes (--scope)"
         )),
         McpError::Status(_) => CliError::mcp(e.to_string()),
         McpError::Rpc { code, message } => {

@@ -438,15 +438,15 @@ fn send_verdicts_follow_the_retry_budget() {
         .headers
         .push(("WWW-Authenticate".into(), CHALLENGE.into()));
     assert!(matches!(
-        c.send_verdict(T0, &unauthorized, true, 0),
+        c.send_verdict(T0, &unauthorized, true, 0, 0),
         SendVerdict::Retry { status: 401, ref www_authenticate } if www_authenticate.len() == 1
     ));
     assert!(matches!(
-        c.send_verdict(T0, &unauthorized, true, MAX_SEND_RETRIES),
+        c.send_verdict(T0, &unauthorized, true, MAX_SEND_RETRIES, 0),
         SendVerdict::Return
     ));
     assert!(matches!(
-        c.send_verdict(T0, &HttpResponse::json(200, &json!({})), true, 0),
+        c.send_verdict(T0, &HttpResponse::json(200, &json!({})), true, 0, 0),
         SendVerdict::Return
     ));
 }
