@@ -6,8 +6,8 @@ use crate::secret::{Assertion, ClientSecret, PrivateKeyPem};
 use crate::session::ClientAuthMethod;
 use crate::url_policy::UrlPolicy;
 
-/// How strictly PRM `resource` must match the server URL (RFC 9728 §3.3; `SameOriginPrefix`
-/// accepts what the TypeScript SDK accepts). Cross-origin resources are refused in every mode.
+/// How strictly PRM `resource` must match the server URL (RFC 9728 §3.3). Cross-origin
+/// resources are refused in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResourceMatch {
     /// Same origin and the PRM path is a prefix of the server path on a `/` boundary (what the
