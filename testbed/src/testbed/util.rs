@@ -1,4 +1,4 @@
-//! Small pure helpers the testbed servers share: URL splitting without normalization (DESIGN.md §5:
+//! Small pure helpers the testbed servers share: URL splitting without normalization (ARCHITECTURE.md §8:
 //! identifiers stay raw strings), query parsing, PKCE S256, HTTP Basic decoding and canned
 //! responses.
 
