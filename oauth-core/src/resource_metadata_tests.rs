@@ -444,7 +444,7 @@ fn default_ports_count_as_same_origin_in_prefix_mode() {
 }
 
 proptest! {
-    // Fixed seed: tests are deterministic (common.md).
+    // Fixed seed: tests are deterministic (ARCHITECTURE.md §2: randomness is injected).
     #![proptest_config(ProptestConfig {
         cases: 512,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x9728),

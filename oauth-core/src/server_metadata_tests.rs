@@ -281,7 +281,7 @@ fn legacy_defaults_for_2025_03_26() {
 }
 
 proptest! {
-    // Fixed seed: tests are deterministic (common.md).
+    // Fixed seed: tests are deterministic (ARCHITECTURE.md §2: randomness is injected).
     #![proptest_config(ProptestConfig {
         cases: 512,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x8414),
