@@ -1,5 +1,5 @@
-//! The authorization state machine: every transition in one place (h11 style; the state
-//! graph is drawn in ARCHITECTURE.md §3).
+//! The authorization state machine: one private `State` enum, all transitions in `machine/`
+//! (h11 style; the state graph is drawn in ARCHITECTURE.md §3).
 //!
 //! The machine only sequences the step modules; each step's request builder and response parser
 //! lives in its own module. All inputs carry a [`Now`]; all effects leave through
