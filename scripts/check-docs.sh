@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-notes='DESIGN[.]md|spec[-]checklist|conformance-suite[.]md|ecosystem[.]md|peers[.]md|SD[-]idx|shared[/]research'
+notes='DESIGN[.]md|spec[-]checklist|conformance-suite[.]md|ecosystem[.]md|peers[.]md'
+notes+='|SD[-]idx|shared[/]research'
 types=(-- '*.rs' '*.md' '*.sh' '*.toml' '*.py' '*.js' '*.mjs' '*.ts' '*.yml' '*.yaml' '*.txt')
 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -21,7 +22,9 @@ else
       --include='*.yaml' --include='*.txt' --exclude-dir=target --exclude-dir=node_modules \
       --exclude-dir=.git . || true
   }
-  files() { find . -path ./target -prune -o -path ./.git -prune -o -type f -print | sed 's|^\./||'; }
+  files() {
+    find . -path ./target -prune -o -path ./.git -prune -o -type f -print | sed 's|^\./||'
+  }
 fi
 
 fail=0

@@ -1,5 +1,5 @@
-//! The authorization response: `callback::parse_callback` + `validate_callback` (RFC 6749 §10.12 `state`,
-//! RFC 9207 §2.4 `iss`).
+//! The authorization response: `callback::parse_callback` + `validate_callback` (RFC 6749 §10.12
+//! `state`, RFC 9207 §2.4 `iss`).
 
 use mcp_oauth_core::callback::{parse_callback, validate_callback, CallbackParams};
 use mcp_oauth_core::{AuthorizationCode, Error, StateToken};

@@ -1,5 +1,5 @@
-//! RFC 7591 registration responses: `registration::parse_dcr_response` (bound to the issuer; the auth
-//! method follows the AS metadata).
+//! RFC 7591 registration responses: `registration::parse_dcr_response` (bound to the issuer; the
+//! auth method follows the AS metadata).
 
 use mcp_oauth_core::registration::{
     choose_auth_method, parse_dcr_response, supported_auth_methods,

@@ -94,7 +94,8 @@ fn check_candidates(server: &str, header: Option<&str>) {
     for c in &list {
         match c.source {
             PrmSource::Header => {
-                // Documented: a cross-origin resource_metadata URL is ignored (SSRF, ARCHITECTURE.md §7).
+                // Documented: a cross-origin resource_metadata URL is ignored (SSRF,
+                // ARCHITECTURE.md §7).
                 assert_eq!(list.len(), 1);
                 match (url::Url::parse(&c.url), url::Url::parse(server)) {
                     (Ok(a), Ok(b)) => {

@@ -1,8 +1,8 @@
 //! The authorization request URL (OAuth 2.1 §4.1.1, RFC 7636 §4.3, RFC 8707 §2.1).
 //!
 //! A pure string builder. The endpoint is kept byte for byte: it is not parsed and re-serialised
-//! through `url::Url`, which would rewrite it (ARCHITECTURE.md §8). Checking the endpoint against the
-//! [`crate::UrlPolicy`] is the machine's job, before it opens the browser.
+//! through `url::Url`, which would rewrite it (ARCHITECTURE.md §8). Checking the endpoint against
+//! the [`crate::UrlPolicy`] is the machine's job, before it opens the browser.
 
 use crate::error::Error;
 use crate::secret::StateToken;
@@ -24,7 +24,8 @@ pub struct AuthorizationParams<'a> {
     /// `BASE64URL(SHA256(verifier))` (RFC 7636 §4.2, method `S256`).
     pub code_challenge: &'a str,
     /// The RFC 8707 `resource`, sent whether or not the AS advertises support (MCP
-    /// 2025-11-25 Authorization, "Resource Parameter Implementation"); `None` only in legacy mode without PRM.
+    /// 2025-11-25 Authorization, "Resource Parameter Implementation"); `None` only in legacy mode
+    /// without PRM.
     pub resource: Option<&'a str>,
     /// Extra parameters the authorization server defines (RFC 6749 §3.1), appended last; any
     /// that [`check_extra_param`] refuses is skipped.

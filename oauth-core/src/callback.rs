@@ -5,7 +5,8 @@
 //! The order of checks is the security property: `state` first (a response we did not ask for is
 //! discarded, RFC 6749 §10.12), then `iss` (mix-up defence, before the code goes anywhere),
 //! and only then is an `error` from the AS believed. After an `iss` mismatch the AS's error text
-//! is never surfaced (MCP 2026-07-28: "MUST NOT act on or display"), because it may come from an attacker's server.
+//! is never surfaced (MCP 2026-07-28: "MUST NOT act on or display"), because it may come from an
+//! attacker's server.
 
 use crate::error::{sanitize_remote_text, Error};
 use crate::http::Step;
@@ -97,7 +98,8 @@ pub fn parse_callback(input: &str) -> Result<CallbackParams, Error> {
 ///
 /// The comparison is "simple string comparison" (RFC 3986 §6.2.1) after form-decoding, with no
 /// normalisation at all (MCP 2026-07-28: no case folding,
-/// default-port elision, trailing-slash or percent-encoding normalisation; `issuer + "/"` fails). Failures are [`Error::IssMismatch`].
+/// default-port elision, trailing-slash or percent-encoding normalisation; `issuer + "/"` fails).
+/// Failures are [`Error::IssMismatch`].
 pub fn check_iss(
     iss_advertised: bool,
     expected_issuer: &str,

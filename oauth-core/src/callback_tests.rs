@@ -222,7 +222,8 @@ fn error_response_with_right_iss_is_oauth_error() {
 
 #[test]
 fn phishing_error_with_wrong_iss_gives_iss_mismatch_only() {
-    // On an `iss` mismatch the error is not displayed: a mix-up attacker's error text must never reach the user.
+    // On an `iss` mismatch the error is not displayed: a mix-up attacker's error text must never
+    // reach the user.
     let input = "error=access_denied&error_description=Call+%2B1-555-PHISH+to+unlock&error_uri=https%3A%2F%2Fevil.example.com&state=expected-state&iss=https%3A%2F%2Fevil.example.com";
     for advertised in [true, false] {
         let err = validate(input, advertised).unwrap_err();

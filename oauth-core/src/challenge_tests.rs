@@ -60,7 +60,8 @@ fn conformance_insufficient_scope() {
 
 #[test]
 fn conformance_scope_first_order() {
-    // Custom middlewares put the parameters in another order (seen in the conformance suite's scenarios).
+    // Custom middlewares put the parameters in another order (seen in the conformance suite's
+    // scenarios).
     let h = format!(
         r#"Bearer scope="mcp:write", resource_metadata="{PRM}", error="insufficient_scope""#
     );

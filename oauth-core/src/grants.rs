@@ -59,8 +59,8 @@ pub enum ClientAuth<'a> {
     },
     /// `client_assertion_type` + `client_assertion` (RFC 7523 §2.2, `private_key_jwt`). The
     /// assertion is already signed (`jwt::client_assertion`). No `client_id` in the
-    /// form: the assertion's `sub` names the client (RFC 7523 §3; the MCP client credentials extension,
-    /// SEP-1046, omits it).
+    /// form: the assertion's `sub` names the client (RFC 7523 §3; the MCP client credentials
+    /// extension, SEP-1046, omits it).
     Assertion {
         /// The signed JWT.
         assertion: &'a str,

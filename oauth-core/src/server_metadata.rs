@@ -126,10 +126,10 @@ pub fn request(url: &str) -> HttpRequest {
 /// Parses one probe response for `expected_issuer` (RFC 8414 §3.2-3.3, OIDC Discovery §4.3).
 ///
 /// Non-200 is [`Error::HttpStatus`] (the machine decides whether to try the next candidate;
-/// no specification says which statuses move on). The `issuer` member must be a string byte-identical to `expected_issuer`, otherwise
-/// [`Error::IssuerMismatch`] and the document must not be used (RFC 8414 §3.3; conformance
-/// `metadata-issuer-mismatch`, where a trailing `/` already counts as different; `found` is
-/// sanitised remote text for display, never reused). Endpoints are
+/// no specification says which statuses move on). The `issuer` member must be a string
+/// byte-identical to `expected_issuer`, otherwise [`Error::IssuerMismatch`] and the document must
+/// not be used (RFC 8414 §3.3; conformance `metadata-issuer-mismatch`, where a trailing `/` already
+/// counts as different; `found` is sanitised remote text for display, never reused). Endpoints are
 /// optional here: the machine requires what its chosen flow needs.
 pub fn parse(
     response: &HttpResponse,
@@ -188,9 +188,10 @@ pub fn check_pkce(meta: &AuthorizationServerMetadata, require_s256: bool) -> Res
 }
 
 /// Stand-in metadata for a 2025-03-26 server without any metadata document (MCP 2025-03-26
-/// Authorization, "Fallbacks for Servers without Metadata Discovery"): issuer = the MCP origin, endpoints `/authorize`, `/token`, `/register` at that
-/// origin, PKCE S256 (cannot be verified, so assumed), a public
-/// client (`none`), and no `iss` advertisement. `origin` is raw `scheme://authority`.
+/// Authorization, "Fallbacks for Servers without Metadata Discovery"): issuer = the MCP origin,
+/// endpoints `/authorize`, `/token`, `/register` at that origin, PKCE S256 (cannot be verified, so
+/// assumed), a public client (`none`), and no `iss` advertisement. `origin` is raw
+/// `scheme://authority`.
 pub fn legacy_defaults(origin: &str) -> AuthorizationServerMetadata {
     let origin = origin.trim_end_matches('/');
     let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());

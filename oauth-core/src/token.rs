@@ -16,8 +16,8 @@ use crate::session::{ClientAuthMethod, ClientRegistration, TokenSet, TokenType};
 
 /// The authorization code grant request (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3).
 ///
-/// `redirect_uri` must be byte-identical to the one in the authorization request (RFC 6749 §4.1.3), the
-/// `code_verifier` proves possession of the PKCE challenge (RFC 7636 §4.5), and `resource`
+/// `redirect_uri` must be byte-identical to the one in the authorization request (RFC 6749 §4.1.3),
+/// the `code_verifier` proves possession of the PKCE challenge (RFC 7636 §4.5), and `resource`
 /// binds the token's audience (RFC 8707 §2.2) whenever the caller has one.
 pub fn code_exchange_request(
     token_endpoint: &str,

@@ -23,7 +23,8 @@ pub enum PrmLocation {
     None,
 }
 
-/// One well-known URL form under which the AS serves its metadata (RFC 8414 §3.1, OIDC Discovery §4).
+/// One well-known URL form under which the AS serves its metadata (RFC 8414 §3.1, OIDC Discovery
+/// §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataForm {
     /// RFC 8414 §3 path insertion: `/.well-known/oauth-authorization-server<issuer path>`.
@@ -204,7 +205,8 @@ pub struct TestbedConfig {
     /// the first (`token-endpoint-auth-basic` / `-post` / `-none`).
     pub token_endpoint_auth_methods: Vec<ClientAuthMethod>,
     /// DCR returns a `client_secret` even for method `none` (the conformance default: a
-    /// client must still authenticate as the AS metadata says). Methods basic and post always get a secret.
+    /// client must still authenticate as the AS metadata says). Methods basic and post always get a
+    /// secret.
     pub dcr_returns_secret: bool,
     /// DCR echoes `token_endpoint_auth_method` (`token-endpoint-auth-*` do; the default conformance
     /// AS does not).

@@ -1,5 +1,6 @@
 //! Testbed servers: an OAuth authorization server and an MCP resource server as pure functions
-//! `HttpRequest -> HttpResponse` on a virtual clock (ARCHITECTURE.md §10, deterministic simulation).
+//! `HttpRequest -> HttpResponse` on a virtual clock (ARCHITECTURE.md §10, deterministic
+//! simulation).
 //!
 //! One [`Testbed`] holds the MCP server, AS₁ and optionally AS₂ (SEP-2352 migration) and routes
 //! each request by URL origin and path, so the AS may share the MCP origin (2025-03-26 legacy).

@@ -1,7 +1,7 @@
-//! Dynamic client registration (RFC 7591 §3; MCP 2026-07-28 Client Registration). Answers 201 with the
-//! registered metadata like the conformance AS (`test-client-id` / `test-client-secret`, a secret
-//! even for method `none` unless told otherwise) and records DCR bodies a 2026-07-28 client must
-//! not send.
+//! Dynamic client registration (RFC 7591 §3; MCP 2026-07-28 Client Registration). Answers 201 with
+//! the registered metadata like the conformance AS (`test-client-id` / `test-client-secret`, a
+//! secret even for method `none` unless told otherwise) and records DCR bodies a 2026-07-28 client
+//! must not send.
 
 use mcp_oauth_core::{ClientAuthMethod, HttpRequest, HttpResponse};
 use serde_json::{json, Value};

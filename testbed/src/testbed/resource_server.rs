@@ -1,7 +1,7 @@
 //! The MCP resource server: RFC 9728 Protected Resource Metadata, the bearer gate with its
 //! `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9728 §5.1), scope step-up (403
-//! `insufficient_scope`, MCP 2025-11-25 "Scope Challenge Handling") and the SEP-2352 migration flip. Past the gate, `mcp_wire`
-//! answers the JSON-RPC.
+//! `insufficient_scope`, MCP 2025-11-25 "Scope Challenge Handling") and the SEP-2352 migration
+//! flip. Past the gate, `mcp_wire` answers the JSON-RPC.
 //!
 //! Challenge format (the TypeScript SDK's `requireBearerAuth`, which the conformance
 //! suite's MCP server uses):

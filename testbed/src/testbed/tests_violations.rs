@@ -199,7 +199,8 @@ fn scope_selection_checks() {
     authorize(&mut tb, &client_id, Some("mcp:basic mcp:read mcp:write"));
     assert!(tb.violations().is_empty(), "{:?}", tb.violations());
 
-    // Step-up must ask for the union (MCP 2026-07-28 "Step-Up Authorization Flow"), not just the challenged scope.
+    // Step-up must ask for the union (MCP 2026-07-28 "Step-Up Authorization Flow"), not just the
+    // challenged scope.
     let mut tb = preset("auth/scope-step-up");
     let client_id = register(&mut tb);
     authorize(&mut tb, &client_id, Some("mcp:basic"));

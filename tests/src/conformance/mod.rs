@@ -168,12 +168,11 @@ pub struct Conversation {
     pub tools: Vec<String>,
 }
 
-/// The MCP traffic an authenticated client sends (the conformance scenarios expect it): on the stateful
-/// wire `initialize` and `notifications/initialized` first; then `tools/list` and `tools/call`
-/// of [`TEST_TOOL`] on both wires (step-up and migration need two authenticated requests).
-/// Every request goes through `send`, which is the adapter's `Authorizer::send` (token,
-/// 401/403 handling, retries); the first failing step ends the conversation with a one-line
-/// reason.
+/// The MCP traffic an authenticated client sends (the conformance scenarios expect it): on the
+/// stateful wire `initialize` and `notifications/initialized` first; then `tools/list` and
+/// `tools/call` of [`TEST_TOOL`] on both wires (step-up and migration need two authenticated
+/// requests). Every request goes through `send`, which is the adapter's `Authorizer::send` (token,
+/// 401/403 handling, retries); the first failing step ends the conversation with a one-line reason.
 pub fn converse(
     server_url: &str,
     protocol_version: &str,

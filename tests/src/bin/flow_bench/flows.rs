@@ -182,10 +182,10 @@ impl Flow {
                 access_token_lifetime: SHORT_TOKEN_LIFETIME,
                 ..base
             },
-            // PRM lists no scopes: the client starts from the challenge's `mcp:basic` (MCP 2025-11-25
-            // "Scope Selection Strategy"). With
-            // `mcp:write` in PRM, rmcp asks for the union of challenge and PRM scopes up front
-            // and never steps up, so the flow would not be exercised.
+            // PRM lists no scopes: the client starts from the challenge's `mcp:basic` (MCP
+            // 2025-11-25 "Scope Selection Strategy"). With `mcp:write` in PRM, rmcp asks for the
+            // union of challenge and PRM scopes up front and never steps up, so the flow would not
+            // be exercised.
             Flow::StepUp | Flow::StepUpAfterRestart => TestbedConfig {
                 prm_scopes_supported: None,
                 challenge_scope: Some("mcp:basic".into()),
