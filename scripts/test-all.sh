@@ -34,6 +34,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p mcp-oauth-core --no-deps --no-default-fe
 step "core contract: no IO crates in mcp-oauth-core"
 scripts/check-core-contract.sh
 
+step "docs: no references to documents outside the repository"
+scripts/check-docs.sh
+
 step "tests"
 cargo test --workspace
 

@@ -1,4 +1,5 @@
-//! The authorization state machine: every transition in one place (h11 style, DESIGN.md §2).
+//! The authorization state machine: one private `State` enum, all transitions in `machine/`
+//! (h11 style; the state graph is drawn in ARCHITECTURE.md §3).
 //!
 //! The machine only sequences the step modules; each step's request builder and response parser
 //! lives in its own module. All inputs carry a [`Now`]; all effects leave through
@@ -70,7 +71,8 @@ pub struct Machine {
     cached_prm: Option<ProtectedResourceMetadata>,
     cached_meta: Option<AuthorizationServerMetadata>,
     cached_prm_url: Option<String>,
-    /// Authorization requests in the current chain (spec-checklist SC6).
+    /// Authorization requests in the current chain, bounded by `max_authorization_attempts` (MCP
+    /// 2025-11-25 Authorization, "Step-Up Authorization Flow": retry limits).
     attempts: u32,
     /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
     refreshed_after_401: bool,
@@ -129,7 +131,8 @@ struct Flow {
     discovery_cause: Option<Error>,
 }
 
-/// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
+/// What the browser step must verify (the issuer is stored with `state` and
+/// the verifier: MCP 2026-07-28 Authorization, "Authorization Response Validation").
 struct Pending {
     flow: Flow,
     state: StateToken,
@@ -478,7 +481,7 @@ impl Machine {
 
     fn on_http(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
         if self.state.request_id() != Some(id) {
-            return; // unknown or stale id: ignored (DESIGN.md §2)
+            return; // unknown or stale id: ignored (ARCHITECTURE.md §2)
         }
         if let Ok(resp) = &result {
             if let Some(new_id) = self.retry_with_dpop_nonce(now, resp) {
