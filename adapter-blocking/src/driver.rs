@@ -110,6 +110,9 @@ impl Inner {
 
     /// Carries out the drive's effects until the coordinator ends it, then wakes the waiters.
     fn drive<'a>(&'a self, g: Guard<'a>) -> Guard<'a> {
+        // The coordinator's span for this drive: the adapter's own events (lock waits) join it.
+        let span = g.drive_span();
+        let _in_drive = span.enter();
         let mut bell = EndOfDrive {
             inner: self,
             guard: Some(g),

@@ -71,7 +71,7 @@ pub(crate) fn perform<'a>(
         Effect::LoadSession { lock } => {
             drop(g);
             let locked = if lock && run.store_lock.is_none() {
-                s.store.lock(&s.key).map(|l| run.store_lock = Some(l))
+                logged_lock(|| s.store.lock(&s.key)).map(|l| run.store_lock = Some(l))
             } else {
                 Ok(())
             };
@@ -190,6 +190,17 @@ fn on_browser(inner: &Inner, g: &mut Guard<'_>, outcome: BrowserOutcome, run: &m
             ),
         },
     }
+}
+
+/// Takes the store lock, with a diagnostics event when it is asked for and when it is obtained
+/// (another process refreshing the same session holds it: ARCHITECTURE.md §6).
+fn logged_lock<T, E>(lock: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    tracing::debug!("waiting for the session store lock");
+    let asked = std::time::Instant::now();
+    let result = lock();
+    let waited_ms = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::debug!(waited_ms, obtained = result.is_ok(), "session store lock");
+    result
 }
 
 /// Stops the listener and the paste subscription; `cancel` has nothing to wake any more.

@@ -12,6 +12,7 @@ use mcp_oauth_blocking::store::{SessionStore, StoreLock};
 use mcp_oauth_core::coordinator::{AdapterFailure, Coordinator, Effect, Failure, Op, Plan};
 use mcp_oauth_core::{AuthStatus, AuthorizationHeader, Machine, Now, SeededRng};
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 use crate::browser::Browser;
 use crate::http::HttpClient;
@@ -105,7 +106,11 @@ impl Shared {
                 Plan::Done(header) => return Ok(header),
                 Plan::Fail(failure) => return Err(into_error(failure)),
                 Plan::Wait { .. } => notified.await,
-                Plan::Drive => self.run_drive().await,
+                Plan::Drive => {
+                    // The coordinator's span for this drive, carried across its `.await`s.
+                    let span = self.lock().drive_span();
+                    self.run_drive().instrument(span).await
+                }
             }
         }
     }

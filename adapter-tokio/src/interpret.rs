@@ -51,8 +51,7 @@ impl Shared {
             Effect::LoadSession { lock } => {
                 let mut result = Ok(());
                 if lock && ctx.store_lock.is_none() {
-                    result = self
-                        .blocking_store(|s, k| s.lock(k))
+                    result = logged_lock(self.blocking_store(|s, k| s.lock(k)))
                         .await
                         .map(|l| ctx.store_lock = Some(l));
                 }
@@ -101,4 +100,15 @@ impl Shared {
             )))),
         }
     }
+}
+
+/// Takes the store lock, with a diagnostics event when it is asked for and when it is obtained
+/// (another process refreshing the same session holds it: ARCHITECTURE.md §6).
+async fn logged_lock<T, E>(lock: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+    tracing::debug!("waiting for the session store lock");
+    let asked = std::time::Instant::now();
+    let result = lock.await;
+    let waited_ms = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::debug!(waited_ms, obtained = result.is_ok(), "session store lock");
+    result
 }

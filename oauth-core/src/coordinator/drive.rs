@@ -11,7 +11,7 @@ use crate::session::Session;
 use crate::time::{Deadline, Now};
 use std::time::Duration;
 
-use super::{AdapterFailure, Coordinator, DriveState, Failure};
+use super::{trace, AdapterFailure, Coordinator, DriveState, Failure, Op};
 
 /// What the driving adapter does next.
 #[allow(clippy::large_enum_variant)] // moved once per step, like the machine's `Output`
@@ -79,9 +79,12 @@ pub(super) enum Ending {
 }
 
 impl<E: AdapterFailure> Coordinator<E> {
-    pub(super) fn start_drive(&mut self, now: Now) {
+    pub(super) fn start_drive(&mut self, now: Now, op: &Op) {
+        let generation = self.generation.wrapping_add(1);
         self.drive = Some(DriveState {
             started: now.instant,
+            span: trace::drive_span(op, self.machine.server(), generation),
+            challenged: trace::challenged(op),
             ..DriveState::default()
         });
         self.cancel_requested = false;
@@ -126,14 +129,16 @@ impl<E: AdapterFailure> Coordinator<E> {
                 }
                 if self.cancel_requested {
                     self.cancel_requested = false;
+                    trace::cancelled(&self.drive_span());
                     self.machine.cancel(now);
                     continue;
                 }
                 if self.drive_mut().browser_open {
                     self.drive_mut().waiting_since = Some(now.instant);
-                    return Effect::WaitForUser {
-                        deadline: self.machine.poll_timeout(),
-                    };
+                    let deadline = self.machine.poll_timeout();
+                    let left = deadline.map(|d| d.at.saturating_sub(now.instant));
+                    trace::waiting_for_user(&self.drive_span(), left);
+                    return Effect::WaitForUser { deadline };
                 }
                 self.record(Failure::Core(Error::InvalidCall(
                     "the authorization flow stalled (no effect to wait for)",
@@ -144,14 +149,16 @@ impl<E: AdapterFailure> Coordinator<E> {
                 // Stop before the next step that waits on the outside world: the machine closes
                 // the browser step, drops the flow and keeps the session.
                 self.cancel_requested = false;
+                trace::cancelled(&self.drive_span());
                 self.machine.cancel(now);
                 continue;
             }
-            if let Output::Fetch { id, .. } = &output {
+            if let Output::Fetch { id, step, .. } = &output {
                 if budget.is_zero() {
                     // Out of budget: fail the request without sending it, so the machine
                     // reports the first real cause instead of trying every fallback.
                     let timeout = self.machine.config().operation_timeout;
+                    trace::budget_spent(&self.drive_span(), *step, timeout);
                     let error = format!(
                         "not sent: the operation's {} s network budget is spent",
                         timeout.as_secs()
@@ -163,17 +170,32 @@ impl<E: AdapterFailure> Coordinator<E> {
                     continue;
                 }
             }
-            if let Some(effect) = self.effect_of(output, budget) {
+            if let Some(effect) = self.effect_of(output, budget, now) {
                 return effect;
             }
         }
     }
 
-    fn effect_of(&mut self, output: Output, budget: Duration) -> Option<Effect> {
+    fn effect_of(&mut self, output: Output, budget: Duration, now: Now) -> Option<Effect> {
+        let machine_to_machine = self.machine.config().grant.is_machine_to_machine();
         let drive = self.drive.as_mut()?;
+        if let Some(phase) =
+            trace::phase_of(&output, drive.phase).filter(|p| drive.phase != Some(*p))
+        {
+            trace::decision(
+                &drive.span,
+                drive.challenged,
+                drive.phase,
+                phase,
+                machine_to_machine,
+            );
+            drive.phase = Some(phase);
+        }
         Some(match output {
             Output::Fetch { id, step, request } => {
                 *self.counts.entry(step).or_insert(0) += 1;
+                let sent = trace::sending(&drive.span, id, step, &request, now);
+                drive.sent.push(sent);
                 drive.login_attempted |= matches!(
                     step,
                     Step::ResourceMetadata
@@ -193,6 +215,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                 Effect::Listen { preferred_port }
             }
             Output::OpenBrowser(request) => {
+                trace::browser(&drive.span, &request.url);
                 drive.browser_open = true;
                 self.browser_launches += 1;
                 Effect::OpenBrowser(request)
@@ -219,8 +242,14 @@ impl<E: AdapterFailure> Coordinator<E> {
                 self.status = s;
                 return None;
             }
-            Output::Event(Event::CallbackRejected(e)) => Effect::CallbackRejected(e),
-            Output::Event(Event::Warning(w)) => Effect::Warning(w),
+            Output::Event(Event::CallbackRejected(e)) => {
+                trace::callback_rejected(&drive.span, &e);
+                Effect::CallbackRejected(e)
+            }
+            Output::Event(Event::Warning(w)) => {
+                trace::warning(&drive.span, &w);
+                Effect::Warning(w)
+            }
             _ => return None, // other events; effects added to the machine later
         })
     }
@@ -230,6 +259,10 @@ impl<E: AdapterFailure> Coordinator<E> {
     /// The answer to [`Effect::Fetch`]: the response, or why none came (sanitised by the
     /// machine before it reaches an error).
     pub fn fetched(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+        if let Some(drive) = self.drive.as_mut() {
+            let outcome = result.as_ref().map(|r| r.status).map_err(String::as_str);
+            trace::answered(&drive.span, &mut drive.sent, id, now, outcome);
+        }
         let input = match result {
             Ok(response) => Input::HttpResponse { id, response },
             Err(error) => Input::HttpFailed { id, error },
@@ -239,6 +272,8 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     /// The answer to [`Effect::Listen`]: the exact redirect URI, or why binding failed.
     pub fn listening(&mut self, now: Now, result: Result<String, String>) {
+        let shown = result.as_deref().map_err(String::as_str);
+        trace::listening(&self.drive_span(), shown);
         let input = match result {
             Ok(redirect_uri) => Input::LoopbackReady { redirect_uri },
             Err(error) => Input::LoopbackFailed { error },
@@ -248,17 +283,27 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     /// The authorization response (loopback callback query, or a pasted/redirected URL).
     pub fn callback(&mut self, now: Now, query: String) {
+        trace::callback(&self.drive_span());
         self.machine.handle_input(now, Input::Callback { query });
     }
 
     /// The [`Effect::WaitForUser`] deadline passed.
     pub fn user_timeout(&mut self, now: Now) {
+        trace::user_timeout(&self.drive_span());
         self.machine.handle_input(now, Input::Timeout);
     }
 
     /// The answer to [`Effect::LoadSession`].
     pub fn session_loaded(&mut self, now: Now, result: Result<Option<Session>, E>) {
         let ending = self.drive.as_ref().and_then(|d| d.ending);
+        match &result {
+            Ok(s) => {
+                let refresh = s.as_ref().and_then(|s| s.tokens.as_ref());
+                let refresh = refresh.is_some_and(|t| t.refresh_token.is_some());
+                trace::loaded(&self.drive_span(), s.is_some(), refresh);
+            }
+            Err(_) => trace::store(&self.drive_span(), "load", false),
+        }
         match (result, ending) {
             (Ok(session), Some(Ending::Reloading)) => self.persisted = session,
             (Err(_), Some(Ending::Reloading)) => self.persisted = None,
@@ -277,6 +322,7 @@ impl<E: AdapterFailure> Coordinator<E> {
             return;
         };
         let stored = drive.storing.take();
+        trace::store(&drive.span, "save", result.is_ok());
         match result {
             Ok(()) => self.persisted = stored,
             Err(e) => {
@@ -288,6 +334,7 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     /// The answer to [`Effect::ClearSession`].
     pub fn session_cleared(&mut self, result: Result<(), E>) {
+        trace::store(&self.drive_span(), "delete", result.is_ok());
         let ending = self.drive.as_ref().and_then(|d| d.ending);
         match (result, ending) {
             (Ok(()), _) => self.persisted = None,
@@ -301,9 +348,11 @@ impl<E: AdapterFailure> Coordinator<E> {
     /// driver panicked): the machine returns to what the store holds and the waiters get the
     /// failure. The adapter releases the store lock and wakes the waiters afterwards.
     pub fn abort_drive(&mut self, now: Now, failure: Failure<E>) {
-        if self.drive.is_none() {
+        let Some(drive) = self.drive.as_ref() else {
             return;
-        }
+        };
+        trace::aborted(&drive.span);
+        trace::reset(&drive.span, "the drive was aborted");
         let persisted = self.persisted.clone();
         self.machine.reset(now, persisted);
         self.finish(now, Some(failure));
@@ -341,10 +390,12 @@ impl<E: AdapterFailure> Coordinator<E> {
             && drive.failure.as_ref().is_some_and(Failure::is_definitive)
             && persisted_is_husk;
         if stale {
+            trace::stale_session(&drive.span);
             drive.ending = Some(Ending::Clearing);
             return Effect::ClearSession;
         }
         if drive.unsaved {
+            trace::reloading(&drive.span);
             drive.ending = Some(Ending::Reloading);
             return Effect::LoadSession { lock: false };
         }
@@ -357,6 +408,13 @@ impl<E: AdapterFailure> Coordinator<E> {
         let drive = self.drive.take().unwrap_or_default();
         let rebuild = drive.ending.is_some() || drive.aborted || self.machine.is_busy();
         if rebuild && forced.is_none() {
+            let reason = match (drive.ending, drive.aborted) {
+                (Some(Ending::Clearing), _) => "the stale session was deleted",
+                (Some(Ending::Reloading), _) => "the session could not be saved",
+                (None, true) => "an adapter effect failed",
+                (None, false) => "the flow did not finish (cancelled or stalled)",
+            };
+            trace::reset(&drive.span, reason);
             let persisted = self.persisted.clone();
             self.machine.reset(now, persisted);
         }
@@ -365,6 +423,7 @@ impl<E: AdapterFailure> Coordinator<E> {
         self.generation = self.generation.wrapping_add(1);
         self.cancel_requested = false;
         let failure = forced.or(drive.failure);
+        trace::finished(&drive.span, failure.as_ref());
         self.last_failure = failure.map(|f| (self.generation, f));
         Effect::Done
     }

@@ -30,6 +30,9 @@
 //!   is interactive or the grant needs no user (machine to machine).
 //! - **Bookkeeping.** Requests per step and browser launches are counted here; "the request
 //!   succeeded" is ignored while a drive runs (the counters it resets belong to that flow).
+//! - **Diagnostics.** Each drive is a `tracing` span (`drive`: operation, server host,
+//!   generation) holding an event per OAuth request (step, host, path, status, duration) and
+//!   per decision (`trace.rs`; README "Diagnostics"). No secret is ever a field.
 //!
 //! The adapter's side of the contract is small: keep the coordinator behind a mutex, wait on
 //! its own primitive (a `Condvar`, a `Notify`) when told to, and during a drive carry out each
@@ -38,6 +41,7 @@
 
 mod drive;
 mod send;
+mod trace;
 
 pub use drive::Effect;
 pub use send::SendVerdict;
@@ -206,6 +210,14 @@ struct DriveState<E> {
     waiting_since: Option<std::time::Duration>,
     /// Time spent waiting for the user (not charged to the budget).
     user_wait: std::time::Duration,
+    /// The drive's diagnostics span (`trace::drive_span`).
+    span: tracing::Span,
+    /// The status of the answer that started the drive (`Op::Challenge`), for its decisions.
+    challenged: Option<u16>,
+    /// What the drive is doing (`trace::Phase`), to log each decision once.
+    phase: Option<trace::Phase>,
+    /// OAuth requests in flight, logged when answered.
+    sent: Vec<trace::Sent>,
 }
 
 impl<E> Default for DriveState<E> {
@@ -222,6 +234,10 @@ impl<E> Default for DriveState<E> {
             started: std::time::Duration::ZERO,
             waiting_since: None,
             user_wait: std::time::Duration::ZERO,
+            span: tracing::Span::none(),
+            challenged: None,
+            phase: None,
+            sent: Vec::new(),
         }
     }
 }
@@ -353,6 +369,15 @@ impl<E: AdapterFailure> Coordinator<E> {
         self.drive.is_some()
     }
 
+    /// The `tracing` span of the drive in flight (disabled when none runs). The adapter enters
+    /// it while it carries out the drive's effects, so its own events (store lock waits) sit
+    /// in the drive; the coordinator's events name it as their parent anyway.
+    pub fn drive_span(&self) -> tracing::Span {
+        self.drive
+            .as_ref()
+            .map_or_else(tracing::Span::none, |d| d.span.clone())
+    }
+
     /// OAuth requests sent so far, per step.
     pub fn request_counts(&self) -> BTreeMap<Step, u64> {
         self.counts.clone()
@@ -406,6 +431,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                 return self.give_up(ticket, now);
             }
             ticket.waits += 1;
+            trace::waiting_for_drive(self.generation, ticket.waits);
             ticket.waited_on = Some(self.generation);
             return Plan::Wait {
                 generation: self.generation,
@@ -430,7 +456,7 @@ impl<E: AdapterFailure> Coordinator<E> {
             Decision::Drive => {
                 ticket.own_drives += 1;
                 ticket.drove = Some(self.generation + 1);
-                self.start_drive(now);
+                self.start_drive(now, &ticket.op);
                 Plan::Drive
             }
         }
@@ -451,6 +477,7 @@ impl<E: AdapterFailure> Coordinator<E> {
     /// adapter should wake its browser wait.
     pub fn cancel(&mut self) -> bool {
         if self.drive.is_some() {
+            trace::cancel_requested();
             self.cancel_requested = true;
         }
         self.drive.is_some()
@@ -553,7 +580,10 @@ impl<E: AdapterFailure> Coordinator<E> {
         };
         match round {
             // The token was replaced since the request left (another caller refreshed): retry.
-            Round::Fresh if replaced => Decision::Done(None),
+            Round::Fresh if replaced => {
+                trace::token_replaced(status);
+                Decision::Done(None)
+            }
             Round::AfterOtherDrive | Round::AfterOwnDrive if current.is_some() => {
                 Decision::Done(None)
             }
@@ -583,6 +613,7 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     /// Out of rounds: the token a finished drive left, if any, else "login required".
     fn give_up(&mut self, ticket: &Ticket, now: Now) -> Plan<E> {
+        trace::gave_up(ticket.own_drives, ticket.waits);
         match (&ticket.op, self.drive.is_none()) {
             (Op::Header { .. }, true) => match self.usable_header(now) {
                 Some(h) => Plan::Done(Some(h)),
