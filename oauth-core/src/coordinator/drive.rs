@@ -85,6 +85,7 @@ impl<E: AdapterFailure> Coordinator<E> {
             started: now.instant,
             span: trace::drive_span(op, self.machine.server(), generation),
             challenged: trace::challenged(op),
+            had_tokens: self.machine.session().is_some_and(|s| s.tokens.is_some()),
             ..DriveState::default()
         });
         self.cancel_requested = false;
@@ -185,6 +186,7 @@ impl<E: AdapterFailure> Coordinator<E> {
             trace::decision(
                 &drive.span,
                 drive.challenged,
+                drive.had_tokens,
                 drive.phase,
                 phase,
                 machine_to_machine,

@@ -214,6 +214,8 @@ struct DriveState<E> {
     span: tracing::Span,
     /// The status of the answer that started the drive (`Op::Challenge`), for its decisions.
     challenged: Option<u16>,
+    /// The session held tokens when the drive started (a login is then a re-authorization).
+    had_tokens: bool,
     /// What the drive is doing (`trace::Phase`), to log each decision once.
     phase: Option<trace::Phase>,
     /// OAuth requests in flight, logged when answered.
@@ -236,6 +238,7 @@ impl<E> Default for DriveState<E> {
             user_wait: std::time::Duration::ZERO,
             span: tracing::Span::none(),
             challenged: None,
+            had_tokens: false,
             phase: None,
             sent: Vec::new(),
         }

@@ -44,6 +44,8 @@ pub(super) struct Sent {
     method: &'static str,
     host: String,
     path: String,
+    /// A DPoP proof went with it (RFC 9449 §5): whether, never the proof.
+    dpop: bool,
     at: Duration,
 }
 
@@ -126,10 +128,12 @@ pub(super) fn phase_of(output: &Output, current: Option<Phase>) -> Option<Phase>
 }
 
 /// The decision a new phase stands for, logged once per phase change.
-/// `challenged` is the status of the answer that started the drive ([`Op::Challenge`]).
+/// `challenged` is the status of the answer that started the drive ([`Op::Challenge`]);
+/// `had_tokens` tells whether the session held tokens when it started.
 pub(super) fn decision(
     span: &Span,
     challenged: Option<u16>,
+    had_tokens: bool,
     previous: Option<Phase>,
     phase: Phase,
     machine_to_machine: bool,
@@ -165,7 +169,7 @@ pub(super) fn decision(
             reason = "insufficient_scope (403)",
             "re-authorizing with more scopes"
         ),
-        Phase::Login if challenged.is_some() => info!(
+        Phase::Login if challenged.is_some() && had_tokens => info!(
             parent: span,
             decision = "re-authorization",
             reason = "the server refused the token (401) and no refresh applies",
@@ -185,13 +189,15 @@ pub(super) fn sending(
 ) -> Sent {
     let (host, path) = host_and_path(&request.url);
     let method = request.method.as_str();
-    trace!(parent: span, step = step.as_str(), method, host, path, "sending OAuth request");
+    let dpop = request.header("dpop").is_some();
+    trace!(parent: span, step = step.as_str(), method, host, path, dpop, "sending OAuth request");
     Sent {
         id,
         step,
         method,
         host,
         path,
+        dpop,
         at: now.instant,
     }
 }
@@ -210,16 +216,16 @@ pub(super) fn answered(
     };
     let s = sent.swap_remove(i);
     let duration_ms = now.instant.saturating_sub(s.at).as_millis() as u64;
-    let (step, method) = (s.step.as_str(), s.method);
+    let (step, method, dpop) = (s.step.as_str(), s.method, s.dpop);
     match outcome {
         Ok(status) => debug!(
             parent: span,
-            step, method, host = s.host, path = s.path, status, duration_ms,
+            step, method, host = s.host, path = s.path, dpop, status, duration_ms,
             "OAuth request"
         ),
         Err(error) => debug!(
             parent: span,
-            step, method, host = s.host, path = s.path, duration_ms,
+            step, method, host = s.host, path = s.path, dpop, duration_ms,
             error = sanitize_remote_text(error),
             "OAuth request failed"
         ),
