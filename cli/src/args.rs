@@ -59,7 +59,8 @@ pub struct GlobalArgs {
     /// $XDG_STATE_HOME/mcp-oauth or ~/.local/state/mcp-oauth].
     #[arg(long, global = true, value_name = "DIR", env = "MCP_OAUTH_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Log each step on stderr (secrets redacted).
+    /// Log each step on stderr, secrets redacted (-v: decisions, -vv: every OAuth request;
+    /// RUST_LOG, when set, chooses instead).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
     /// Print data as JSON on stdout (status, login, token, demo).

@@ -19,6 +19,7 @@ mod commands;
 mod demo;
 mod exit;
 mod headless;
+mod logging;
 mod setup;
 mod status;
 mod term;
@@ -65,6 +66,7 @@ fn usage_error(e: &clap::Error) -> i32 {
 
 /// Dispatches and turns a failure into its exit code and one stderr line.
 fn run(cli: Cli) -> i32 {
+    logging::init(cli.global.verbose);
     let ui = Ui::new(cli.global.verbose);
     let outcome = match &cli.command {
         Command::HeadlessBrowser { url } => return headless::run(url),

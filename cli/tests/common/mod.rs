@@ -90,7 +90,7 @@ impl Env {
     }
 
     /// The command with the file store in the temporary directory, the scripted browser,
-    /// no inherited client secret, and stdin closed.
+    /// no inherited client secret or `RUST_LOG`, and stdin closed.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
@@ -98,6 +98,7 @@ impl Env {
             .env("MCP_OAUTH_STATE_DIR", self.state_dir())
             .env("BROWSER", self.browser_script())
             .env_remove("MCP_OAUTH_CLIENT_SECRET")
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
