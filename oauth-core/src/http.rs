@@ -46,6 +46,15 @@ pub enum Step {
     Authorization,
     /// Authorization code exchange (RFC 6749 §4.1.3).
     TokenExchange,
+    /// Client credentials grant (RFC 6749 §4.4), the MCP
+    /// `io.modelcontextprotocol/oauth-client-credentials` extension.
+    ClientCredentials,
+    /// JWT bearer assertion grant (RFC 7523 §2.1): workload identity, and the second step of
+    /// enterprise-managed authorization (the ID-JAG presented to the MCP authorization server).
+    JwtBearer,
+    /// RFC 8693 token exchange at the enterprise identity provider (the first step of
+    /// enterprise-managed authorization: an ID token exchanged for an ID-JAG).
+    AssertionExchange,
     /// Refresh grant (RFC 6749 §6).
     Refresh,
     /// RFC 7009 revocation.
@@ -61,6 +70,9 @@ impl Step {
             Step::Registration => "registration",
             Step::Authorization => "authorization",
             Step::TokenExchange => "token",
+            Step::ClientCredentials => "client-credentials",
+            Step::JwtBearer => "jwt-bearer",
+            Step::AssertionExchange => "assertion-exchange",
             Step::Refresh => "refresh",
             Step::Revocation => "revocation",
         }
@@ -264,6 +276,26 @@ mod tests {
             Some("application/x-www-form-urlencoded")
         );
         assert_eq!(r.form_pairs()[1], ("d".into(), "&=".into()));
+    }
+
+    #[test]
+    fn every_step_has_its_own_name() {
+        let steps = [
+            Step::ResourceMetadata,
+            Step::ServerMetadata,
+            Step::Registration,
+            Step::Authorization,
+            Step::TokenExchange,
+            Step::ClientCredentials,
+            Step::JwtBearer,
+            Step::AssertionExchange,
+            Step::Refresh,
+            Step::Revocation,
+        ];
+        let names: std::collections::BTreeSet<&str> = steps.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), steps.len(), "{names:?}");
+        assert_eq!(Step::TokenExchange.as_str(), "token");
+        assert_eq!(Step::ClientCredentials.as_str(), "client-credentials");
     }
 
     #[test]

@@ -228,7 +228,7 @@ fn client_credentials_when_the_as_offers_only_that_grant() {
             .all(|o| !matches!(o, Output::ListenLoopback { .. } | Output::OpenBrowser(_))),
         "no browser for client credentials"
     );
-    let req = at.expect_fetch(Step::TokenExchange).clone();
+    let req = at.expect_fetch(Step::ClientCredentials).clone();
     assert_eq!(req.url, TOKEN_URL);
     assert_eq!(
         form_value(&req, "grant_type").as_deref(),
@@ -253,7 +253,7 @@ fn client_credentials_when_the_as_offers_only_that_grant() {
     // Expiry: no refresh token, so the grant runs again, without discovery.
     at.advance(std::time::Duration::from_secs(61));
     let _ = at.command(|m, now| m.authorization_header(now));
-    let again = at.expect_fetch(Step::TokenExchange).clone();
+    let again = at.expect_fetch(Step::ClientCredentials).clone();
     assert_eq!(
         form_value(&again, "grant_type").as_deref(),
         Some("client_credentials")
@@ -276,7 +276,7 @@ fn workload_identity_jwt_bearer_surfaces_errors_without_retrying() {
     })
     .at_meta_fetch();
     at.respond_json(200, &meta_doc());
-    let req = at.expect_fetch(Step::TokenExchange).clone();
+    let req = at.expect_fetch(Step::JwtBearer).clone();
     assert_eq!(
         form_value(&req, "grant_type").as_deref(),
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -298,6 +298,17 @@ fn workload_identity_jwt_bearer_surfaces_errors_without_retrying() {
         Output::Event(mcp_oauth_core::Event::Failed(e)) => Some(e.clone()),
         _ => None,
     });
+    // The refusal names the grant that was refused, not the code exchange.
+    assert!(
+        matches!(
+            &failed,
+            Some(mcp_oauth_core::Error::OAuth {
+                step: Step::JwtBearer,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
     assert_eq!(
         failed
             .and_then(|e| e.oauth_code().map(str::to_string))
@@ -324,7 +335,7 @@ fn enterprise_managed_exchanges_the_id_token_then_presents_the_id_jag() {
         json!(["client_secret_basic"]),
     );
     at.respond_json(200, &meta);
-    let exchange = at.expect_fetch(Step::TokenExchange).clone();
+    let exchange = at.expect_fetch(Step::AssertionExchange).clone();
     assert_eq!(exchange.url, "https://idp.example.com/token");
     assert_eq!(
         form_value(&exchange, "grant_type").as_deref(),
@@ -344,7 +355,7 @@ fn enterprise_managed_exchanges_the_id_token_then_presents_the_id_jag() {
         200,
         &json!({"access_token": "eyJ.id.jag", "issued_token_type": "urn:ietf:params:oauth:token-type:id-jag", "token_type": "N_A"}),
     );
-    let grant = at.expect_fetch(Step::TokenExchange).clone();
+    let grant = at.expect_fetch(Step::JwtBearer).clone();
     assert_eq!(grant.url, TOKEN_URL);
     assert_eq!(
         form_value(&grant, "assertion").as_deref(),

@@ -136,6 +136,9 @@ impl<E: AdapterFailure> Coordinator<E> {
                         | Step::ServerMetadata
                         | Step::Registration
                         | Step::TokenExchange
+                        | Step::ClientCredentials
+                        | Step::JwtBearer
+                        | Step::AssertionExchange
                 );
                 Effect::Fetch { id, step, request }
             }

@@ -131,7 +131,7 @@ impl Machine {
                 scope.as_deref(),
                 &auth,
             );
-            let id = self.fetch(Step::TokenExchange, request);
+            let id = self.fetch(Step::AssertionExchange, request);
             self.state = State::ExchangingAssertion { id, flow };
             return;
         }
@@ -139,15 +139,18 @@ impl Machine {
             Grant::JwtBearer { assertion } => Some(assertion.expose_secret().to_string()),
             _ => None,
         };
-        let request = match self.grant_request(now, &flow, kind, &token_endpoint, assertion) {
+        let (step, request) = match self.grant_request(now, &flow, kind, &token_endpoint, assertion)
+        {
             Ok(r) => r,
             Err(e) => return self.fail(e),
         };
-        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
-        self.state = State::Granting { id, flow };
+        let id = self.fetch_token(now, step, request, flow.dpop_key.clone());
+        self.state = State::Granting { id, flow, step };
     }
 
-    /// The grant request for `kind` with this client's authentication.
+    /// The grant request for `kind` with this client's authentication, and the step it is
+    /// counted under ([`Step::JwtBearer`] when an assertion is presented, else
+    /// [`Step::ClientCredentials`]).
     fn grant_request(
         &mut self,
         now: Now,
@@ -155,7 +158,7 @@ impl Machine {
         kind: GrantKind,
         token_endpoint: &str,
         assertion: Option<String>,
-    ) -> Result<HttpRequest, Error> {
+    ) -> Result<(Step, HttpRequest), Error> {
         let client_assertion = self.client_assertion(now, flow)?;
         let (client_id, secret, method) = match &flow.registration {
             Some(c) => (
@@ -183,20 +186,24 @@ impl Machine {
         };
         let scope = scope::join(&flow.scopes);
         Ok(match (kind, assertion) {
-            (GrantKind::JwtBearer | GrantKind::EnterpriseManaged, Some(a)) => {
+            (GrantKind::JwtBearer | GrantKind::EnterpriseManaged, Some(a)) => (
+                Step::JwtBearer,
                 grants::jwt_bearer_request(
                     token_endpoint,
                     &a,
                     &auth,
                     scope.as_deref(),
                     flow.resource.as_deref(),
-                )
-            }
-            _ => grants::client_credentials_request(
-                token_endpoint,
-                &auth,
-                scope.as_deref(),
-                flow.resource.as_deref(),
+                ),
+            ),
+            _ => (
+                Step::ClientCredentials,
+                grants::client_credentials_request(
+                    token_endpoint,
+                    &auth,
+                    scope.as_deref(),
+                    flow.resource.as_deref(),
+                ),
             ),
         })
     }
@@ -250,7 +257,7 @@ impl Machine {
     ) {
         let exchanged = result
             .map_err(|message| Error::Transport {
-                step: Step::TokenExchange,
+                step: Step::AssertionExchange,
                 message,
             })
             .and_then(|resp| grants::parse_token_exchange_response(&resp));
@@ -260,7 +267,7 @@ impl Machine {
             }
             Ok(t) => {
                 return self.fail(Error::Malformed {
-                    step: Step::TokenExchange,
+                    step: Step::AssertionExchange,
                     detail: format!(
                         "the IdP issued {:?}, not an ID-JAG",
                         sanitize_remote_text(&t.issued_token_type)
@@ -272,7 +279,7 @@ impl Machine {
         let Some(token_endpoint) = flow.meta.as_ref().and_then(|m| m.token_endpoint.clone()) else {
             return self.fail(Error::DiscoveryFailed);
         };
-        let request = match self.grant_request(
+        let (step, request) = match self.grant_request(
             now,
             &flow,
             GrantKind::EnterpriseManaged,
@@ -282,8 +289,8 @@ impl Machine {
             Ok(r) => r,
             Err(e) => return self.fail(e),
         };
-        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
-        self.state = State::Granting { id, flow };
+        let id = self.fetch_token(now, step, request, flow.dpop_key.clone());
+        self.state = State::Granting { id, flow, step };
     }
 
     /// A machine-to-machine grant answered. Errors are surfaced as they are: no retry and no
@@ -292,6 +299,7 @@ impl Machine {
         &mut self,
         now: Now,
         mut flow: Flow,
+        step: Step,
         result: Result<HttpResponse, String>,
     ) {
         let retry_after = result
@@ -299,7 +307,7 @@ impl Machine {
             .ok()
             .and_then(super::refresh::retry_after_secs);
         let proof_sent = flow.dpop_key.is_some();
-        let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
+        let response = match self.accept_tokens(result, step, proof_sent) {
             Ok(r) => r,
             // A refusal is surfaced as it is (no retry); anything else, while the previous
             // grant's token is still valid, only defers the renewal (refresh.rs).
@@ -398,6 +406,7 @@ impl Machine {
         let key = self.token_dpop_key.clone()?;
         let step = match self.state {
             State::Refreshing { .. } => Step::Refresh,
+            State::Granting { step, .. } => step,
             _ => Step::TokenExchange,
         };
         let signed = self.with_token_proof(now, request.clone(), &key);

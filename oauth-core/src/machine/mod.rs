@@ -167,6 +167,8 @@ enum State {
     Granting {
         id: RequestId,
         flow: Flow,
+        /// [`Step::ClientCredentials`] or [`Step::JwtBearer`].
+        step: Step,
     },
     /// SEP-990 step one: RFC 8693 token exchange at the enterprise IdP.
     ExchangingAssertion {
@@ -499,7 +501,7 @@ impl Machine {
             State::Registering { flow, .. } => self.on_registered(now, flow, result),
             State::ExchangingCode { flow, .. } => self.on_code_exchanged(now, flow, result),
             State::Refreshing { .. } => self.on_refreshed(now, result),
-            State::Granting { flow, .. } => self.on_granted(now, flow, result),
+            State::Granting { flow, step, .. } => self.on_granted(now, flow, step, result),
             State::ExchangingAssertion { flow, .. } => {
                 self.on_assertion_exchanged(now, flow, result)
             }

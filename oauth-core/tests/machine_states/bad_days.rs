@@ -332,7 +332,7 @@ fn client_credentials_authorized() -> At {
     .meta(meta.clone())
     .at_meta_fetch();
     at.respond_json(200, &meta);
-    at.expect_fetch(Step::TokenExchange);
+    at.expect_fetch(Step::ClientCredentials);
     at.respond_json(
         200,
         &json!({"access_token": "cc-1", "token_type": "Bearer", "expires_in": 600}),
@@ -347,10 +347,10 @@ fn a_failed_regrant_keeps_the_valid_token_in_use_and_a_refusal_is_reported() {
     // Inside the 60 s margin: the grant runs again.
     at.advance(Duration::from_secs(600 - 30));
     assert_eq!(at.header(), "Pending");
-    at.expect_fetch(Step::TokenExchange);
+    at.expect_fetch(Step::ClientCredentials);
     let out = at.respond_json(503, &json!({"error": "invalid_client"}));
     let err = Error::HttpStatus {
-        step: Step::TokenExchange,
+        step: Step::ClientCredentials,
         status: 503,
     };
     assert_eq!(
