@@ -20,9 +20,9 @@ pub enum AdapterError {
     /// The session store failed; when saving a new token fails, the token is not handed out.
     #[error("session store: {0}")]
     Store(#[from] StoreError),
-    /// A request to the MCP server (not an OAuth step) could not be sent.
-    #[error("HTTP: {0}")]
-    Http(String),
+    /// A request to the MCP server (not an OAuth step) got no response; the kind says why.
+    #[error("HTTP: {}", .0.message)]
+    Http(mcp_oauth_core::TransportError),
     /// A local IO failure (the entropy source, spawning a thread, a stalled flow).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -170,7 +170,10 @@ mod tests {
             AdapterError::StaticHeaderRejected { status: 401 },
             AdapterError::Cancelled,
             AdapterError::LoginRequired,
-            AdapterError::Http("connection refused".into()),
+            AdapterError::Http(mcp_oauth_core::TransportError::new(
+                mcp_oauth_core::TransportErrorKind::Connect,
+                "connection refused",
+            )),
             AdapterError::Auth(mcp_oauth_core::Error::StateMismatch),
         ];
         for e in &cases {

@@ -75,6 +75,6 @@ pub use authorizer::{Authorizer, Options};
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
 pub use error::AdapterError;
 #[cfg(feature = "http")]
-pub use http::{HttpClient, UreqClient, RESPONSE_TOO_LARGE};
+pub use http::{HttpClient, UreqClient};
 #[cfg(feature = "http")]
 pub use loopback::{LoopbackListener, CALLBACK_PATH};

@@ -51,7 +51,7 @@ mod wait;
 
 pub use authorizer::Authorizer;
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
+pub use http::{BoxFuture, HttpClient, ReqwestClient};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};
 /// The same error type as the blocking adapter (one error vocabulary for both).
 pub use mcp_oauth_blocking::AdapterError;

@@ -113,8 +113,13 @@ async fn a_failed_refresh_reaches_every_waiter_once() {
             .unwrap()
             .unwrap_err();
         match err {
-            AdapterError::Auth(Error::Transport { step, message }) => {
+            AdapterError::Auth(Error::Transport {
+                step,
+                kind,
+                message,
+            }) => {
                 assert_eq!(step, Step::Refresh);
+                assert_eq!(kind, mcp_oauth_core::TransportErrorKind::Connect);
                 assert_eq!(message, "connection reset");
             }
             other => panic!("unexpected {other:?}"),

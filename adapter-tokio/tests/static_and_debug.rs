@@ -103,7 +103,10 @@ async fn debug_output_shows_no_secret() {
         AdapterError::StaticHeaderRejected { status: 401 },
         AdapterError::LoginRequired,
         AdapterError::Store(StoreError::Keychain("locked".into())),
-        AdapterError::Http("connection refused".into()),
+        AdapterError::Http(mcp_oauth_core::TransportError::new(
+            mcp_oauth_core::TransportErrorKind::Connect,
+            "connection refused",
+        )),
     ];
     let mut shown = vec![
         format!("{auth:?}"),

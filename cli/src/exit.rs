@@ -114,8 +114,11 @@ mod tests {
 
     #[test]
     fn adapter_failures_are_exit_1_on_one_line() {
-        let e =
-            CliError::from_adapter("https://x.example", AdapterError::Http("a\nb\r\n c".into()));
+        let refused = mcp_oauth_core::TransportError {
+            kind: mcp_oauth_core::TransportErrorKind::Connect,
+            message: "a\nb\r\n c".into(),
+        };
+        let e = CliError::from_adapter("https://x.example", AdapterError::Http(refused));
         assert_eq!(e, CliError::failure("HTTP: a b c"));
         let e: CliError = StoreError::NoStateDir.into();
         assert_eq!(e.code, FAILURE);

@@ -304,15 +304,12 @@ impl Harness {
                 Output::ListenLoopback { .. } => self.world.listen_pending = true,
                 Output::StoreSession(s) => self.world.stored = Some(s.clone()),
                 Output::ClearSession => self.world.stored = None,
-                // Remote text is sanitised. `Transport` carries the adapter's own message as is
-                // (only `LoopbackFailed` text is sanitised): noted in README.md, not asserted.
+                // Remote text is sanitised, and so is the adapter's `HttpFailed` message.
                 Output::Event(Event::Failed(e) | Event::CallbackRejected(e)) => {
-                    if !matches!(e, mcp_oauth_core::Error::Transport { .. }) {
-                        assert!(
-                            !crate::has_control(&e.to_string()),
-                            "control chars in {e:?}"
-                        );
-                    }
+                    assert!(
+                        !crate::has_control(&e.to_string()),
+                        "control chars in {e:?}"
+                    );
                     if matches!(out, Output::Event(Event::Failed(_))) {
                         // The flow is over: its state must never be redeemed later.
                         self.world.open_state = None;

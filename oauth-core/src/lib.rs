@@ -56,7 +56,10 @@ pub use config::{
     PreRegisteredClient, PrivateKeyJwt, ResourceMatch, ResourceParameter, ServerEndpoints,
 };
 pub use error::{Error, Fault, Result, Warning};
-pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};
+pub use http::{
+    HttpRequest, HttpResponse, Method, RequestId, Step, TransportError, TransportErrorKind,
+    MAX_RESPONSE_BYTES,
+};
 pub use io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
 pub use machine::Machine;
 pub use rng::SeededRng;

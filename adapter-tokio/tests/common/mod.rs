@@ -118,7 +118,7 @@ impl FakeAs {
         )
     }
 
-    async fn answer(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    async fn answer(&self, req: &HttpRequest) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         let path = req.url.split('?').next().unwrap_or_default().to_owned();
         self.log
             .lock()
@@ -161,7 +161,7 @@ impl FakeAs {
                 let mode = *self.refresh_mode.lock().unwrap();
                 match mode {
                     RefreshMode::Rotate => Ok(self.next_tokens()),
-                    RefreshMode::NetworkError => Err("connection reset".into()),
+                    RefreshMode::NetworkError => Err(mcp_oauth_core::TransportError::new(mcp_oauth_core::TransportErrorKind::Connect, "connection reset")),
                     RefreshMode::InvalidGrant => Ok(HttpResponse::json(
                         400,
                         &json!({ "error": "invalid_grant" }),
@@ -178,7 +178,7 @@ impl FakeAs {
                         400,
                         &json!({ "error": "invalid_grant" }),
                     )),
-                    ExchangeMode::NetworkError => Err("connection reset".into()),
+                    ExchangeMode::NetworkError => Err(mcp_oauth_core::TransportError::new(mcp_oauth_core::TransportErrorKind::Connect, "connection reset")),
                 }
             }
             REVOCATION_ENDPOINT => Ok(HttpResponse::status(200)),
@@ -208,7 +208,7 @@ impl FakeAs {
 pub struct FakeClient(pub Arc<FakeAs>);
 
 impl HttpClient for FakeClient {
-    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(self.0.answer(req))
     }
 }

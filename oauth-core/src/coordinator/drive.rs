@@ -5,7 +5,7 @@
 //! until [`Effect::Done`]; every report method below answers exactly one effect.
 
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError};
 use crate::io::{BrowserRequest, Event, Input, Output};
 use crate::session::Session;
 use crate::time::{Deadline, Now};
@@ -180,9 +180,14 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     // ---------------------------------------------------------------- reports
 
-    /// The answer to [`Effect::Fetch`]: the response, or why none came (sanitised by the
-    /// machine before it reaches an error).
-    pub fn fetched(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+    /// The answer to [`Effect::Fetch`]: the response, or why none came (its message sanitised
+    /// by the machine before it reaches an error, its kind kept).
+    pub fn fetched(
+        &mut self,
+        now: Now,
+        id: RequestId,
+        result: Result<HttpResponse, TransportError>,
+    ) {
         let input = match result {
             Ok(response) => Input::HttpResponse { id, response },
             Err(error) => Input::HttpFailed { id, error },

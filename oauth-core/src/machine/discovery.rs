@@ -146,12 +146,12 @@ impl Machine {
         mut flow: Flow,
         candidates: Vec<PrmCandidate>,
         index: usize,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let step = Step::ResourceMetadata;
         let parsed = match result {
             Ok(resp) => prm::parse(&resp),
-            Err(message) => Err(Error::Transport { step, message }),
+            Err(e) => Err(Error::from_transport(step, e)),
         };
         let doc = match parsed {
             Ok(doc) => doc,
@@ -294,12 +294,12 @@ impl Machine {
         mut flow: Flow,
         candidates: Vec<String>,
         index: usize,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let step = Step::ServerMetadata;
         let parsed = match result {
             Ok(resp) => asm::parse(&resp, &flow.issuer),
-            Err(message) => Err(Error::Transport { step, message }),
+            Err(e) => Err(Error::from_transport(step, e)),
         };
         let meta = match parsed {
             Ok(meta) => meta,

@@ -253,13 +253,10 @@ impl Machine {
         &mut self,
         now: Now,
         flow: Flow,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let exchanged = result
-            .map_err(|message| Error::Transport {
-                step: Step::AssertionExchange,
-                message,
-            })
+            .map_err(|e| Error::from_transport(Step::AssertionExchange, e))
             .and_then(|resp| grants::parse_token_exchange_response(&resp));
         let id_jag = match exchanged {
             Ok(t) if t.issued_token_type == grants::ID_JAG_TYPE => {
@@ -300,7 +297,7 @@ impl Machine {
         now: Now,
         mut flow: Flow,
         step: Step,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let retry_after = result
             .as_ref()

@@ -101,7 +101,7 @@ impl Machine {
         &mut self,
         now: Now,
         mut flow: Flow,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let supported = flow
             .meta
@@ -109,10 +109,7 @@ impl Machine {
             .map(|m| m.auth_methods())
             .unwrap_or_default();
         let parsed = result
-            .map_err(|message| Error::Transport {
-                step: Step::Registration,
-                message,
-            })
+            .map_err(|e| Error::from_transport(Step::Registration, e))
             .and_then(|resp| {
                 registration::parse_dcr_response(
                     &resp,
@@ -237,7 +234,7 @@ impl Machine {
         &mut self,
         now: Now,
         mut flow: Flow,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let proof_sent = flow.dpop_key.is_some();
         let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {

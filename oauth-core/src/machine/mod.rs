@@ -26,7 +26,7 @@ use crate::callback::{parse_callback, validate_callback};
 use crate::challenge::{auth_challenge, AuthChallenge};
 use crate::config::{Config, ResourceParameter};
 use crate::error::{sanitize_remote_text, Error};
-use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError};
 use crate::io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
 use crate::resource_metadata::{self as prm, PrmCandidate, ProtectedResourceMetadata};
 use crate::revoke::{self, TokenTypeHint};
@@ -106,6 +106,9 @@ pub struct Machine {
     /// Bearer token with a `DPoP`-only challenge.
     upgrade_to_dpop: bool,
 }
+
+/// The answer to one `Fetch`: a response (any status), or why none came.
+type Fetched = Result<HttpResponse, TransportError>;
 
 /// The in-progress login: what discovery found so far.
 #[derive(Debug, Clone, Default)]
@@ -361,7 +364,7 @@ impl Machine {
             Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
             Input::HttpFailed { id, error } => {
                 // Adapter text ends up in errors shown to users: printable ASCII only.
-                self.on_http(now, id, Err(sanitize_remote_text(&error)))
+                self.on_http(now, id, Err(error.sanitized()))
             }
             Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
             Input::LoopbackFailed { error } => {
@@ -474,7 +477,7 @@ impl Machine {
 
     // ================================================================ transitions
 
-    fn on_http(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+    fn on_http(&mut self, now: Now, id: RequestId, result: Fetched) {
         if self.state.request_id() != Some(id) {
             return; // unknown or stale id: ignored (DESIGN.md §2)
         }

@@ -101,7 +101,7 @@ impl Machine {
         self.state = State::Refreshing { id };
     }
 
-    pub(super) fn on_refreshed(&mut self, now: Now, result: Result<HttpResponse, String>) {
+    pub(super) fn on_refreshed(&mut self, now: Now, result: Fetched) {
         let Some(mut session) = self.session.clone() else {
             return;
         };
@@ -173,12 +173,12 @@ impl Machine {
     /// (`expires_in`) are emitted as warnings here; success clears the renewal back-off.
     pub(super) fn accept_tokens(
         &mut self,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
         step: Step,
         proof_sent: bool,
     ) -> Result<token::TokenResponse, Error> {
         let mut response = result
-            .map_err(|message| Error::Transport { step, message })
+            .map_err(|e| Error::from_transport(step, e))
             .and_then(|resp| token::parse_token_response(&resp, step))?;
         response.check_binding(step, proof_sent)?;
         for warning in std::mem::take(&mut response.warnings) {

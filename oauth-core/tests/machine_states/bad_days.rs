@@ -23,7 +23,7 @@ fn refreshing_near_expiry() -> At {
 /// One way a token endpoint can fail without saying the refresh token is dead.
 enum Bad {
     Answer(HttpResponse),
-    Transport(&'static str),
+    Transport(TransportErrorKind, &'static str),
 }
 
 fn raw(status: u16, content_type: &str, body: &[u8]) -> HttpResponse {
@@ -68,15 +68,21 @@ fn bad_days() -> Vec<Bad> {
         400,
         &json!({"error": "invalid_request"}),
     )));
-    v.push(Bad::Transport("timed out after 30 s"));
-    v.push(Bad::Transport("response larger than 262144 bytes"));
+    v.push(Bad::Transport(
+        TransportErrorKind::Timeout,
+        "timed out after 30 s",
+    ));
+    v.push(Bad::Transport(
+        TransportErrorKind::TooLarge,
+        "response larger than 262144 bytes",
+    ));
     v
 }
 
 fn answer(at: &mut At, bad: &Bad) -> Vec<Output> {
     match bad {
         Bad::Answer(r) => at.respond(r.clone()),
-        Bad::Transport(msg) => at.fail_fetch(msg),
+        Bad::Transport(kind, msg) => at.fail_fetch(*kind, msg),
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use mcp_oauth_core::{
     AuthStatus, Config, Event, HttpRequest, HttpResponse, Input, Machine, Now, Output, RequestId,
-    SeededRng, Session, Step,
+    SeededRng, Session, Step, TransportError, TransportErrorKind,
 };
 use serde_json::{json, Value};
 
@@ -468,11 +468,11 @@ impl At {
     }
 
     /// Fails the pending fetch at the transport level.
-    pub fn fail_fetch(&mut self, error: &str) -> Vec<Output> {
+    pub fn fail_fetch(&mut self, kind: TransportErrorKind, message: &str) -> Vec<Output> {
         let id = self.id.expect("a fetch is pending");
         self.feed(Input::HttpFailed {
             id,
-            error: error.to_string(),
+            error: TransportError::new(kind, message),
         })
     }
 
