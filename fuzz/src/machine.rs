@@ -203,7 +203,13 @@ impl Harness {
                 self.m.cancel(now);
             }
             Action::Header => {
-                let state = self.m.authorization_header(now);
+                // The getter only looks: no output, the same busy state, the same answer twice.
+                let busy = self.m.is_busy();
+                let looked = format!("{:?}", self.m.header(now));
+                assert!(self.m.poll_output().is_none(), "the header getter emitted");
+                assert_eq!(self.m.is_busy(), busy, "the header getter changed the state");
+                assert_eq!(format!("{:?}", self.m.header(now)), looked);
+                let state = self.m.ensure_fresh(now);
                 self.check_debug(&format!("{state:?}"));
                 if let HeaderState::Ready(h) = &state {
                     assert!(!crate::has_control(h.expose_secret()), "header injection");

@@ -205,12 +205,13 @@ pub enum AuthStatus {
     },
 }
 
-/// The answer to [`crate::Machine::authorization_header`].
+/// The answer to [`crate::Machine::header`] and [`crate::Machine::ensure_fresh`].
 #[derive(Debug, Clone)]
 pub enum HeaderState {
     /// Use this value as the `Authorization` header.
     Ready(crate::secret::AuthorizationHeader),
-    /// A refresh or login is in progress: drain outputs and ask again when it finishes.
+    /// A refresh, grant or login is in progress (or, from [`crate::Machine::header`], due):
+    /// drain outputs and ask again when it finishes.
     Pending,
     /// No token and no way to get one without a login: start one with `authorize`.
     LoginRequired,

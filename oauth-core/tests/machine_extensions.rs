@@ -252,7 +252,7 @@ fn client_credentials_when_the_as_offers_only_that_grant() {
 
     // Expiry: no refresh token, so the grant runs again, without discovery.
     at.advance(std::time::Duration::from_secs(61));
-    let _ = at.command(|m, now| m.authorization_header(now));
+    let _ = at.command(|m, now| m.ensure_fresh(now));
     let again = at.expect_fetch(Step::ClientCredentials).clone();
     assert_eq!(
         form_value(&again, "grant_type").as_deref(),

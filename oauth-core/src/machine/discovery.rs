@@ -47,12 +47,12 @@ impl Machine {
             .is_some_and(|t| t.refresh_token.is_some());
         if self.learn_bearer_only(&challenge) && has_rt {
             // RFC 9449 §7.1: the server takes no bound tokens; an unbound refresh, once.
-            self.start_refresh(now, true);
+            self.start_refresh(true);
         } else if has_rt && !self.refreshed_after_401 {
             // A Bearer token refused with a DPoP-only challenge: refresh with a proof for a
             // bound token (RFC 9449 §5); an AS that refuses sends this to a re-authorization.
             self.upgrade_to_dpop = self.wants_dpop_now(&challenge);
-            self.start_refresh(now, true);
+            self.start_refresh(true);
         } else {
             let previous = self.previous_scopes();
             self.begin_discovery(now, challenge, previous);

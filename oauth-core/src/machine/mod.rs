@@ -107,6 +107,13 @@ pub struct Machine {
     upgrade_to_dpop: bool,
 }
 
+/// What the header getters decide: an answer, or a renewal to start first.
+enum HeaderPlan {
+    Answer(HeaderState),
+    Refresh,
+    Regrant,
+}
+
 /// The answer to one `Fetch`: a response (any status), or why none came.
 type Fetched = Result<HttpResponse, TransportError>;
 
@@ -307,39 +314,55 @@ impl Machine {
         !self.state.is_idle()
     }
 
-    /// The `Authorization` header for the next MCP request. Starts a refresh when the token is
-    /// within the refresh margin of expiry (then returns `Pending`; drain outputs and ask again).
-    pub fn authorization_header(&mut self, now: Now) -> HeaderState {
-        self.now = now;
+    /// The `Authorization` header for the next MCP request, as things stand: never starts
+    /// anything and never emits an output. `Pending` means a refresh, machine grant or login is
+    /// in flight, or a renewal is due that [`Machine::ensure_fresh`] would start now.
+    ///
+    /// ```
+    /// use mcp_oauth_core::{Config, HeaderState, Machine, Now, SeededRng};
+    ///
+    /// let m = Machine::new(Config::new("https://mcp.example.com/mcp"), SeededRng::from_seed([1; 32]))?;
+    /// // No session: a login is needed, and asking changed nothing.
+    /// assert!(matches!(m.header(Now::default()), HeaderState::LoginRequired));
+    /// assert!(!m.is_busy());
+    /// # Ok::<(), mcp_oauth_core::Error>(())
+    /// ```
+    pub fn header(&self, now: Now) -> HeaderState {
+        match self.header_plan(now) {
+            HeaderPlan::Answer(state) => state,
+            HeaderPlan::Refresh | HeaderPlan::Regrant => HeaderState::Pending,
+        }
+    }
+
+    /// What [`Machine::header`] answers and [`Machine::ensure_fresh`] does.
+    fn header_plan(&self, now: Now) -> HeaderPlan {
         let Some(tokens) = self.session.as_ref().and_then(|s| s.tokens.as_ref()) else {
-            return if self.state.is_idle() {
+            return HeaderPlan::Answer(if self.state.is_idle() {
                 HeaderState::LoginRequired
             } else {
                 HeaderState::Pending
-            };
+            });
         };
+        let ready = || HeaderPlan::Answer(HeaderState::Ready(tokens.authorization_header()));
         if !tokens.expires_within(now.wall, self.effective_margin(tokens)) {
-            return HeaderState::Ready(tokens.authorization_header());
+            return ready();
         }
         if !self.state.is_idle() {
-            return HeaderState::Pending;
+            return HeaderPlan::Answer(HeaderState::Pending);
         }
         let expired = tokens.expires_within(now.wall, 0);
         if !expired && self.renewal_not_before.is_some_and(|at| now.wall < at) {
             // The last renewal failed for a passing reason: use the still-valid token.
-            return HeaderState::Ready(tokens.authorization_header());
+            return ready();
         }
         if tokens.refresh_token.is_some() {
-            self.start_refresh(now, false);
-            HeaderState::Pending
+            HeaderPlan::Refresh
         } else if self.regrants_silently() {
-            // Machine-to-machine grants issue no refresh token: run the grant again.
-            self.regrant(now);
-            HeaderState::Pending
+            HeaderPlan::Regrant
         } else if !expired {
-            HeaderState::Ready(tokens.authorization_header())
+            ready()
         } else {
-            HeaderState::LoginRequired
+            HeaderPlan::Answer(HeaderState::LoginRequired)
         }
     }
 
@@ -399,6 +422,27 @@ impl Machine {
 
     // ---------------------------------------------------------------- commands
 
+    /// The `Authorization` header for the next MCP request, starting a renewal when the token
+    /// is within the refresh margin of expiry and none runs yet: a refresh (with a refresh
+    /// token) or the machine-to-machine grant again. Returns `Pending` then; drain
+    /// [`Machine::poll_output`] and ask again when the flow finishes. A renewal that failed for
+    /// a passing reason is not retried before its back-off ends; the still-valid token is
+    /// returned meanwhile.
+    pub fn ensure_fresh(&mut self, now: Now) -> HeaderState {
+        match self.header_plan(now) {
+            HeaderPlan::Answer(state) => state,
+            HeaderPlan::Refresh => {
+                self.start_refresh(false);
+                HeaderState::Pending
+            }
+            HeaderPlan::Regrant => {
+                // Machine-to-machine grants issue no refresh token: run the grant again.
+                self.regrant(now);
+                HeaderState::Pending
+            }
+        }
+    }
+
     /// Starts a login proactively (no 401 seen yet). No-op while another flow runs.
     pub fn authorize(&mut self, now: Now) {
         self.now = now;
@@ -417,7 +461,7 @@ impl Machine {
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| t.refresh_token.is_some());
         if self.state.is_idle() && has_rt {
-            self.start_refresh(now, false);
+            self.start_refresh(false);
         }
     }
 

@@ -19,7 +19,7 @@ const RENEWAL_RETRY_MAX_SECS: u64 = 300;
 impl Machine {
     // ---------------------------------------------------------------- refresh
 
-    pub(super) fn start_refresh(&mut self, _now: Now, after_401: bool) {
+    pub(super) fn start_refresh(&mut self, after_401: bool) {
         self.refreshed_after_401 |= after_401;
         self.set_status(AuthStatus::Working);
         self.emit(Output::LoadSession);
@@ -144,7 +144,7 @@ impl Machine {
 
     /// A refresh or machine-grant renewal failed without invalidating anything. While the
     /// current access token has not expired, the flow ends quietly: a warning, the token stays
-    /// in use ([`Machine::authorization_header`] hands it out) and the next attempt waits
+    /// in use ([`Machine::ensure_fresh`] hands it out) and the next attempt waits
     /// `retry_after` seconds (bounded), so a struggling server is not hit on every call.
     /// Without a valid token the failure is reported as usual; nothing is deleted either way.
     pub(super) fn renewal_failed(&mut self, now: Now, error: Error, retry_after: Option<u64>) {

@@ -548,7 +548,7 @@ impl At {
 
     /// The `Authorization` header value, or `"Pending"` / `"LoginRequired"`.
     pub fn header(&mut self) -> String {
-        let h = self.command(|m, now| m.authorization_header(now));
+        let h = self.command(|m, now| m.ensure_fresh(now));
         header_text(&h)
     }
 }
