@@ -102,7 +102,7 @@ impl Machine {
         scopes: Vec<String>,
     ) {
         if !self.config.interactive && !self.config.grant.is_machine_to_machine() {
-            self.fail(Error::LoginRequired);
+            self.fail(now, Error::LoginRequired);
             return;
         }
         self.set_status(AuthStatus::Working);
@@ -129,7 +129,7 @@ impl Machine {
             return self.no_prm(now, flow);
         };
         if let Err(e) = self.config.url_policy.check(&c.url) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let id = self.fetch(Step::ResourceMetadata, prm::request(&c.url));
         self.state = State::FetchingPrm {
@@ -170,11 +170,11 @@ impl Machine {
             if let Err(e) =
                 prm::validate_resource(&doc, &self.server, source, self.config.resource_match)
             {
-                return self.fail(e);
+                return self.fail(now, e);
             }
         }
         let Some(issuer) = doc.authorization_servers.first().cloned() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         flow.resource = self.resource_for(Some(&doc));
         flow.issuer = issuer.clone();
@@ -217,7 +217,7 @@ impl Machine {
         match meta {
             Some(meta) => {
                 if let Err(e) = self.check_metadata(&meta) {
-                    return self.fail(e);
+                    return self.fail(now, e);
                 }
                 self.cached_meta = Some(meta.clone());
                 self.after_metadata(
@@ -236,13 +236,13 @@ impl Machine {
     /// "Server Metadata Discovery"), unless a candidate failed transiently.
     pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
         if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
-            return self.fail(cause);
+            return self.fail(now, cause);
         }
         if !self.config.legacy_discovery {
-            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
+            return self.fail(now, flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         }
         let Some(origin) = prm::origin(&self.server) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         flow.legacy = true;
         flow.issuer = origin.clone();
@@ -261,7 +261,7 @@ impl Machine {
         let Some(url) = candidates.get(index) else {
             let mut flow = flow;
             if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
-                return self.fail(cause);
+                return self.fail(now, cause);
             }
             if flow.legacy {
                 // No metadata at all → default endpoints at the origin (MCP 2025-03-26
@@ -270,14 +270,14 @@ impl Machine {
                 return self.after_metadata(now, flow);
             }
             if self.config.authorization_server.is_some() {
-                return self.fail(Error::NoServerMetadata {
+                return self.fail(now, Error::NoServerMetadata {
                     issuer: sanitize_remote_text(&flow.issuer),
                 });
             }
-            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
+            return self.fail(now, flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         };
         if let Err(e) = self.config.url_policy.check(url) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let id = self.fetch(Step::ServerMetadata, asm::request(url));
         self.state = State::FetchingMeta {
@@ -304,7 +304,7 @@ impl Machine {
         let meta = match parsed {
             Ok(meta) => meta,
             // An issuer mismatch is a hard failure for this issuer (RFC 8414 §3.3).
-            Err(e @ Error::IssuerMismatch { .. }) => return self.fail(e),
+            Err(e @ Error::IssuerMismatch { .. }) => return self.fail(now, e),
             Err(e) => {
                 note_miss(
                     &mut flow,
@@ -316,7 +316,7 @@ impl Machine {
             }
         };
         if let Err(e) = self.check_metadata(&meta) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         self.cached_meta = Some(meta.clone());
         flow.meta = Some(meta);
@@ -345,7 +345,7 @@ impl Machine {
     /// Metadata known: choose scopes, then get a redirect URI from the adapter.
     pub(super) fn after_metadata(&mut self, now: Now, mut flow: Flow) {
         let Some(meta) = flow.meta.clone() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         let challenged = flow.challenge.scope.clone().unwrap_or_default();
         flow.scopes = if flow.scopes.is_empty() {
@@ -364,7 +364,7 @@ impl Machine {
         };
         flow.dpop_key = match self.dpop_key_for(&flow.challenge, &meta) {
             Ok(key) => key,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
         let kind = self.choose_grant(&meta);
         if kind != GrantKind::AuthorizationCode {
@@ -378,7 +378,7 @@ impl Machine {
         self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
             // Spent step-up budget: fail before starting a listener.
-            return self.fail(Error::StepUpLimit {
+            return self.fail(now, Error::StepUpLimit {
                 attempts: self.attempts,
             });
         }

@@ -64,7 +64,6 @@ pub struct Machine {
     outputs: VecDeque<Output>,
     next_id: u64,
     status: AuthStatus,
-    deadline: Option<Deadline>,
     /// Discovery results kept for step-up and re-authorization (no second fetch unless the
     /// challenge or PRM names a different authorization server).
     cached_prm: Option<ProtectedResourceMetadata>,
@@ -74,17 +73,8 @@ pub struct Machine {
     attempts: u32,
     /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
     refreshed_after_401: bool,
-    /// A loopback listener was requested and not yet closed.
-    listening: bool,
-    /// The latest time seen (for decisions inside transitions that have no `now` argument).
-    now: Now,
     /// Wall time the current tokens were obtained by this machine (for the effective margin).
     tokens_obtained_at: Option<u64>,
-    /// The token-endpoint request in flight, without its DPoP proof, and whether it was already
-    /// retried with a server nonce (RFC 9449 §8: retry once).
-    token_request: Option<(HttpRequest, bool)>,
-    /// The DPoP key of the latest token-endpoint request (`None`: sent without a proof).
-    token_dpop_key: Option<crate::secret::DpopPrivateKey>,
     /// DPoP nonces from the authorization server (§8) and the resource server (§9).
     as_nonce: Option<String>,
     rs_nonce: Option<String>,
@@ -139,11 +129,34 @@ struct Flow {
     discovery_cause: Option<Error>,
 }
 
-/// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier).
+/// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier),
+/// and what it holds open.
 struct Pending {
     flow: Flow,
     state: StateToken,
     verifier: PkceVerifier,
+    /// When the user's time is up (`Input::Timeout` after it fails the flow).
+    deadline: Deadline,
+    listener: Listener,
+}
+
+/// The loopback listener is open: `ListenLoopback` was emitted and `CloseLoopback` not yet.
+/// Only [`Machine::listen`] makes one and only [`Machine::close_listener`] consumes one; it is
+/// not `Clone`, so exactly one state of the browser step (`Listening`, `Registering`,
+/// `WaitingCallback`) holds it and every way out of them closes the listener.
+#[must_use = "an open listener must be closed with Machine::close_listener"]
+struct Listener(());
+
+/// A token-endpoint request in flight (the code exchange, a refresh or a machine grant), with
+/// what the one DPoP nonce retry needs (RFC 9449 §8).
+struct TokenCall {
+    id: RequestId,
+    step: Step,
+    /// The key the request's proof was signed with: the tokens it brings are bound to it
+    /// (`None`: sent without a proof, the tokens are Bearer tokens).
+    dpop_key: Option<crate::secret::DpopPrivateKey>,
+    /// The request without its proof, kept for the nonce retry while it has not been made.
+    retry: Option<HttpRequest>,
 }
 
 enum State {
@@ -162,23 +175,24 @@ enum State {
     },
     Listening {
         flow: Flow,
+        listener: Listener,
     },
     Registering {
         id: RequestId,
         flow: Flow,
+        listener: Listener,
     },
     WaitingCallback(Box<Pending>),
     ExchangingCode {
-        id: RequestId,
+        call: TokenCall,
         flow: Flow,
     },
     ReloadingForRefresh,
     /// A machine-to-machine grant at the token endpoint (client credentials, jwt-bearer).
     Granting {
-        id: RequestId,
+        /// Its step is [`Step::ClientCredentials`] or [`Step::JwtBearer`].
+        call: TokenCall,
         flow: Flow,
-        /// [`Step::ClientCredentials`] or [`Step::JwtBearer`].
-        step: Step,
     },
     /// SEP-990 step one: RFC 8693 token exchange at the enterprise IdP.
     ExchangingAssertion {
@@ -186,7 +200,7 @@ enum State {
         flow: Flow,
     },
     Refreshing {
-        id: RequestId,
+        call: TokenCall,
     },
     Revoking {
         id: RequestId,
@@ -200,23 +214,34 @@ impl State {
             State::FetchingPrm { id, .. }
             | State::FetchingMeta { id, .. }
             | State::Registering { id, .. }
-            | State::ExchangingCode { id, .. }
-            | State::Refreshing { id }
-            | State::Granting { id, .. }
             | State::ExchangingAssertion { id, .. }
             | State::Revoking { id, .. } => Some(*id),
+            State::ExchangingCode { call, .. }
+            | State::Refreshing { call }
+            | State::Granting { call, .. } => Some(call.id),
             _ => None,
         }
     }
 
-    /// Points the state at a re-sent request (DPoP nonce retry).
-    fn set_request_id(&mut self, new: RequestId) {
+    /// The token-endpoint request this state waits for, if it waits for one: the only
+    /// requests a DPoP nonce answer may re-send.
+    fn token_call_mut(&mut self) -> Option<&mut TokenCall> {
         match self {
-            State::ExchangingCode { id, .. }
-            | State::Refreshing { id }
-            | State::Granting { id, .. }
-            | State::ExchangingAssertion { id, .. } => *id = new,
-            _ => {}
+            State::ExchangingCode { call, .. }
+            | State::Refreshing { call }
+            | State::Granting { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The open loopback listener this state holds, given up with the state.
+    fn into_listener(self) -> Option<Listener> {
+        match self {
+            State::Listening { listener, .. } | State::Registering { listener, .. } => {
+                Some(listener)
+            }
+            State::WaitingCallback(pending) => Some(pending.listener),
+            _ => None,
         }
     }
 
@@ -248,18 +273,13 @@ impl Machine {
             outputs: VecDeque::new(),
             next_id: 0,
             status: AuthStatus::AuthorizationRequired { server_host: None },
-            deadline: None,
             cached_prm: None,
             cached_meta: None,
             cached_prm_url: None,
             attempts: 0,
             refreshed_after_401: false,
-            listening: false,
-            now: Now::default(),
             last_issuer: None,
             tokens_obtained_at: None,
-            token_request: None,
-            token_dpop_key: None,
             as_nonce: None,
             rs_nonce: None,
             last_grant: None,
@@ -382,7 +402,6 @@ impl Machine {
 
     /// Feeds one fact to the machine. Drain [`Machine::poll_output`] afterwards.
     pub fn handle_input(&mut self, now: Now, input: Input) {
-        self.now = now;
         match input {
             Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
             Input::HttpFailed { id, error } => {
@@ -392,7 +411,7 @@ impl Machine {
             Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
             Input::LoopbackFailed { error } => {
                 if matches!(self.state, State::Listening { .. }) {
-                    self.fail(Error::Config(format!(
+                    self.fail(now, Error::Config(format!(
                         "loopback listener: {}",
                         sanitize_remote_text(&error)
                     )));
@@ -411,10 +430,8 @@ impl Machine {
             Input::SessionLoaded(session) => self.on_session_loaded(now, session),
             Input::ResourceNonce { nonce } => self.rs_nonce = Some(nonce),
             Input::Timeout => {
-                if let Some(d) = self.deadline {
-                    if now.instant >= d.at && matches!(self.state, State::WaitingCallback(_)) {
-                        self.fail(Error::AuthorizationTimeout);
-                    }
+                if self.poll_timeout().is_some_and(|d| now.instant >= d.at) {
+                    self.fail(now, Error::AuthorizationTimeout);
                 }
             }
         }
@@ -445,7 +462,6 @@ impl Machine {
 
     /// Starts a login proactively (no 401 seen yet). No-op while another flow runs.
     pub fn authorize(&mut self, now: Now) {
-        self.now = now;
         if self.state.is_idle() {
             self.attempts = 0;
             self.begin_discovery(now, AuthChallenge::default(), Vec::new());
@@ -453,8 +469,7 @@ impl Machine {
     }
 
     /// Refreshes now if a refresh token exists (e.g. a host-driven timer). No-op while busy.
-    pub fn refresh(&mut self, now: Now) {
-        self.now = now;
+    pub fn refresh(&mut self, _now: Now) {
         let has_rt = self
             .session
             .as_ref()
@@ -467,10 +482,8 @@ impl Machine {
 
     /// Revokes the tokens at the AS when it has a revocation endpoint (RFC 7009: refresh token
     /// first, then access token), then clears the stored session. Any in-flight flow is dropped.
-    pub fn logout(&mut self, now: Now) {
-        self.now = now;
-        self.close_browser_step();
-        self.state = State::Idle;
+    pub fn logout(&mut self, _now: Now) {
+        self.drop_flow();
         let mut requests = Vec::new();
         if let Some(s) = &self.session {
             if let (Some(endpoint), Some(tokens)) = (&s.revocation_endpoint, &s.tokens) {
@@ -500,11 +513,10 @@ impl Machine {
     /// closes the listener, forgets pending requests (their answers become stale) and keeps the
     /// session and the cached discovery results.
     pub fn cancel(&mut self, now: Now) {
-        self.now = now;
         if self.state.is_idle() {
             return;
         }
-        self.fail(Error::Cancelled);
+        self.fail(now, Error::Cancelled);
     }
 
     // ---------------------------------------------------------------- polling
@@ -516,7 +528,10 @@ impl Machine {
 
     /// When to deliver `Input::Timeout` (if ever).
     pub fn poll_timeout(&self) -> Option<Deadline> {
-        self.deadline
+        match &self.state {
+            State::WaitingCallback(pending) => Some(pending.deadline),
+            _ => None,
+        }
     }
 
     // ================================================================ transitions
@@ -525,14 +540,14 @@ impl Machine {
         if self.state.request_id() != Some(id) {
             return; // unknown or stale id: ignored (DESIGN.md §2)
         }
-        if let Ok(resp) = &result {
-            if let Some(new_id) = self.retry_with_dpop_nonce(now, resp) {
-                self.state.set_request_id(new_id);
+        let mut state = std::mem::replace(&mut self.state, State::Idle);
+        if let (Ok(resp), Some(call)) = (&result, state.token_call_mut()) {
+            if self.retry_with_dpop_nonce(now, call, resp) {
+                self.state = state;
                 return;
             }
         }
-        self.token_request = None;
-        match std::mem::replace(&mut self.state, State::Idle) {
+        match state {
             State::FetchingPrm {
                 flow,
                 candidates,
@@ -545,10 +560,14 @@ impl Machine {
                 index,
                 ..
             } => self.on_meta(now, flow, candidates, index, result),
-            State::Registering { flow, .. } => self.on_registered(now, flow, result),
-            State::ExchangingCode { flow, .. } => self.on_code_exchanged(now, flow, result),
-            State::Refreshing { .. } => self.on_refreshed(now, result),
-            State::Granting { flow, step, .. } => self.on_granted(now, flow, step, result),
+            State::Registering { flow, listener, .. } => {
+                self.on_registered(now, flow, listener, result)
+            }
+            State::ExchangingCode { flow, call } => {
+                self.on_code_exchanged(now, flow, call, result)
+            }
+            State::Refreshing { call } => self.on_refreshed(now, call, result),
+            State::Granting { flow, call } => self.on_granted(now, flow, call, result),
             State::ExchangingAssertion { flow, .. } => {
                 self.on_assertion_exchanged(now, flow, result)
             }
@@ -571,7 +590,6 @@ impl Machine {
     }
 
     fn fetch(&mut self, step: Step, request: HttpRequest) -> RequestId {
-        self.token_request = None;
         self.next_id += 1;
         let id = RequestId(self.next_id);
         self.emit(Output::Fetch { id, step, request });
@@ -657,7 +675,8 @@ impl Machine {
         self.cached_prm_url = Some(d.metadata_url.clone());
     }
 
-    /// Asks the adapter for a loopback listener (tracked so every path closes it again).
+    /// Asks the adapter for a loopback listener; the [`Listener`] travels with the flow's
+    /// states until [`Machine::close_listener`].
     fn listen(&mut self, flow: Flow) {
         let preferred_port = self
             .session
@@ -666,23 +685,37 @@ impl Machine {
             .filter(|c| c.kind == ClientKind::Dynamic && c.issuer == flow.issuer)
             .and_then(|c| c.redirect_uri.as_deref())
             .and_then(port_of);
-        self.listening = true;
         self.emit(Output::ListenLoopback { preferred_port });
-        self.state = State::Listening { flow };
+        self.state = State::Listening {
+            flow,
+            listener: Listener(()),
+        };
     }
 
-    fn close_browser_step(&mut self) {
-        if std::mem::take(&mut self.listening) {
-            self.emit(Output::CloseLoopback);
+    /// The browser step is over: stop the listener.
+    fn close_listener(&mut self, listener: Listener) {
+        let Listener(()) = listener;
+        self.emit(Output::CloseLoopback);
+    }
+
+    /// Drops the flow in progress, closing its listener if it holds one.
+    fn drop_flow(&mut self) {
+        let old = std::mem::replace(&mut self.state, State::Idle);
+        if let Some(listener) = old.into_listener() {
+            self.close_listener(listener);
         }
-        self.deadline = None;
+    }
+
+    /// [`Machine::fail`] for a flow taken out of its state that still holds the listener.
+    fn fail_open(&mut self, now: Now, listener: Listener, error: Error) {
+        self.close_listener(listener);
+        self.fail(now, error);
     }
 
     /// Ends the flow: report, then return to "authorization required" (or "authorized" when a
     /// still-usable session exists) so the user can retry, never a dead end.
-    fn fail(&mut self, error: Error) {
-        self.close_browser_step();
-        self.state = State::Idle;
+    fn fail(&mut self, now: Now, error: Error) {
+        self.drop_flow();
         self.set_status(AuthStatus::Failed {
             reason: error.to_string(),
         });
@@ -690,7 +723,7 @@ impl Machine {
         let authorized = self
             .session
             .as_ref()
-            .is_some_and(|s| s.has_usable_token(self.now.wall, 0));
+            .is_some_and(|s| s.has_usable_token(now.wall, 0));
         let host = self
             .session
             .as_ref()

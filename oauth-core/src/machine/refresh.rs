@@ -86,7 +86,7 @@ impl Machine {
         };
         if let Err(e) = self.config.url_policy.check(&s.token_endpoint) {
             self.state = State::Idle;
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let request = token::refresh_request(
             &s.token_endpoint,
@@ -97,20 +97,16 @@ impl Machine {
         );
         let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
         let key = self.refresh_dpop_key(key);
-        let id = self.fetch_token(now, Step::Refresh, request, key);
-        self.state = State::Refreshing { id };
+        let call = self.fetch_token(now, Step::Refresh, request, key);
+        self.state = State::Refreshing { call };
     }
 
-    pub(super) fn on_refreshed(&mut self, now: Now, result: Fetched) {
+    pub(super) fn on_refreshed(&mut self, now: Now, call: TokenCall, result: Fetched) {
         let Some(mut session) = self.session.clone() else {
             return;
         };
         let retry_after = result.as_ref().ok().and_then(retry_after_secs);
-        let proof_sent = session
-            .tokens
-            .as_ref()
-            .is_some_and(|t| t.dpop_key.is_some());
-        match self.accept_tokens(result, Step::Refresh, proof_sent) {
+        match self.accept_tokens(result, &call) {
             Ok(response) => {
                 let previous_rt = session
                     .tokens
@@ -120,9 +116,9 @@ impl Machine {
                     session.scopes = scope::split(s);
                 }
                 let mut tokens = response.into_token_set(now.wall, previous_rt);
-                tokens.dpop_key = self.token_dpop_key.clone();
+                tokens.dpop_key = call.dpop_key;
                 session.tokens = Some(tokens);
-                self.install_session(session);
+                self.install_session(now, session);
             }
             Err(e) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => {
                 // The refresh token is dead. Drop the tokens (and a DCR client the AS no longer
@@ -154,7 +150,7 @@ impl Machine {
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| !t.expires_within(now.wall, 0));
         if !valid {
-            return self.fail(error);
+            return self.fail(now, error);
         }
         let wait = retry_after
             .unwrap_or(RENEWAL_RETRY_SECS)
@@ -168,15 +164,16 @@ impl Machine {
         self.set_status(AuthStatus::Authorized);
     }
 
-    /// A token-endpoint answer: the adapter's transport failure, or the parsed response, which
-    /// must not be DPoP-bound unless a proof was sent (RFC 9449 §5). Tolerated oddities
-    /// (`expires_in`) are emitted as warnings here; success clears the renewal back-off.
+    /// The answer to `call`: the adapter's transport failure, or the parsed response, which
+    /// must not be DPoP-bound unless the request carried a proof (RFC 9449 §5). Tolerated
+    /// oddities (`expires_in`) are emitted as warnings here; success clears the renewal
+    /// back-off.
     pub(super) fn accept_tokens(
         &mut self,
         result: Fetched,
-        step: Step,
-        proof_sent: bool,
+        call: &TokenCall,
     ) -> Result<token::TokenResponse, Error> {
+        let (step, proof_sent) = (call.step, call.dpop_key.is_some());
         let mut response = result
             .map_err(|e| Error::from_transport(step, e))
             .and_then(|resp| token::parse_token_response(&resp, step))?;
