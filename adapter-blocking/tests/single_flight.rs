@@ -183,7 +183,10 @@ fn a_failed_refresh_is_handed_to_every_waiter() {
     let failing = move |_: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         counter.fetch_add(1, Ordering::SeqCst);
         thread::sleep(Duration::from_millis(50));
-        Err(mcp_oauth_core::TransportError::new(mcp_oauth_core::TransportErrorKind::Connect, "connection failed: refused"))
+        Err(mcp_oauth_core::TransportError::new(
+            mcp_oauth_core::TransportErrorKind::Connect,
+            "connection failed: refused",
+        ))
     };
     let auth = Authorizer::new(
         config(),

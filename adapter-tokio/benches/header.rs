@@ -24,7 +24,10 @@ struct FakeTokenEndpoint {
 }
 
 impl HttpClient for FakeTokenEndpoint {
-    fn send<'a>(&'a self, _req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
+    fn send<'a>(
+        &'a self,
+        _req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(async move {
             let n = self.requests.fetch_add(1, Ordering::SeqCst) + 2;
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -14,7 +14,10 @@ use crate::http::BoxFuture;
 struct Unreachable;
 
 impl HttpClient for Unreachable {
-    fn send<'a>(&'a self, _req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
+    fn send<'a>(
+        &'a self,
+        _req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(async { panic!("no request is expected") })
     }
 }

@@ -207,7 +207,11 @@ impl Harness {
                 let busy = self.m.is_busy();
                 let looked = format!("{:?}", self.m.header(now));
                 assert!(self.m.poll_output().is_none(), "the header getter emitted");
-                assert_eq!(self.m.is_busy(), busy, "the header getter changed the state");
+                assert_eq!(
+                    self.m.is_busy(),
+                    busy,
+                    "the header getter changed the state"
+                );
                 assert_eq!(format!("{:?}", self.m.header(now)), looked);
                 let state = self.m.ensure_fresh(now);
                 self.check_debug(&format!("{state:?}"));

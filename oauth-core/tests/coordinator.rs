@@ -346,9 +346,18 @@ fn the_first_failure_of_a_drive_is_the_one_callers_see() {
     let mut t = c.begin(Op::Login);
     assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
     // Every discovery URL times out: the error names that, not a later fallback.
-    drive(&mut c, T0, |_, _| {
-            Err(TransportError::new(TransportErrorKind::Timeout, "timed out"))
-        }, &mut store, true);
+    drive(
+        &mut c,
+        T0,
+        |_, _| {
+            Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                "timed out",
+            ))
+        },
+        &mut store,
+        true,
+    );
     match c.poll(&mut t, T0) {
         Plan::Fail(Failure::Core(e)) => {
             assert_eq!(e.fault(), Fault::Transport, "{e:?}");

@@ -213,6 +213,56 @@ fn no_dpop_when_the_as_does_not_advertise_it_or_the_caller_declines() {
         .is_none());
 }
 
+#[test]
+fn the_nonce_retry_re_points_the_token_call_and_the_first_request_goes_stale() {
+    let mut at = dpop_scenario().waiting_callback();
+    at.callback_ok();
+    let first = at.id.expect("the code exchange is in flight");
+    let nonce_answer = HttpResponse::json(400, &json!({"error": "use_dpop_nonce"}))
+        .with_header("DPoP-Nonce", "as-nonce-1");
+    at.respond(nonce_answer);
+    let retry = at.id.expect("the retry is in flight");
+    assert_ne!(retry, first, "the retry is a new request");
+    // A late second answer to the first request is stale: nothing happens.
+    let late = at.feed(Input::HttpResponse {
+        id: first,
+        response: HttpResponse::json(200, &dpop_token_doc()),
+    });
+    assert!(late.is_empty(), "{:?}", describe_all(&late));
+    assert!(at.machine.is_busy());
+    // The retry's answer is the one taken, bound to the key the proof was signed with.
+    at.respond_json(200, &dpop_token_doc());
+    assert!(at.header().starts_with("DPoP "), "{}", at.header());
+    let tokens = at.machine.session().and_then(|s| s.tokens.as_ref());
+    assert!(tokens.is_some_and(|t| t.dpop_key.is_some()));
+}
+
+#[test]
+fn a_nonce_answer_to_a_request_without_a_proof_is_not_re_sent() {
+    // The IdP's RFC 8693 exchange carries no proof: a nonce answer there is just a failure.
+    let mut at = Scenario::with_config(|c| {
+        c.client.pre_registered = Some(pre_registered(Some("xaa-secret")));
+        c.grant = Grant::EnterpriseManaged(EnterpriseIdp {
+            token_endpoint: "https://idp.example.com/token".into(),
+            client_id: Some("idp-client".into()),
+            client_secret: None,
+            id_token: Assertion::new("eyJ.id.token"),
+        });
+    })
+    .at_meta_fetch();
+    at.respond_json(200, &meta_doc());
+    at.expect_fetch(Step::AssertionExchange);
+    let out = at.respond(
+        HttpResponse::json(400, &json!({"error": "use_dpop_nonce"})).with_header("DPoP-Nonce", "n"),
+    );
+    assert!(
+        out.iter().all(|o| !matches!(o, Output::Fetch { .. })),
+        "{:?}",
+        describe_all(&out)
+    );
+    assert!(!at.machine.is_busy());
+}
+
 // ------------------------------------------------------------------------- client credentials
 
 #[test]

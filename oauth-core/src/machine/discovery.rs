@@ -270,9 +270,12 @@ impl Machine {
                 return self.after_metadata(now, flow);
             }
             if self.config.authorization_server.is_some() {
-                return self.fail(now, Error::NoServerMetadata {
-                    issuer: sanitize_remote_text(&flow.issuer),
-                });
+                return self.fail(
+                    now,
+                    Error::NoServerMetadata {
+                        issuer: sanitize_remote_text(&flow.issuer),
+                    },
+                );
             }
             return self.fail(now, flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         };
@@ -378,9 +381,12 @@ impl Machine {
         self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
             // Spent step-up budget: fail before starting a listener.
-            return self.fail(now, Error::StepUpLimit {
-                attempts: self.attempts,
-            });
+            return self.fail(
+                now,
+                Error::StepUpLimit {
+                    attempts: self.attempts,
+                },
+            );
         }
         self.last_issuer = Some(flow.issuer.clone());
         self.set_status(AuthStatus::Working);

@@ -249,12 +249,7 @@ impl Machine {
         }))
     }
 
-    pub(super) fn on_assertion_exchanged(
-        &mut self,
-        now: Now,
-        flow: Flow,
-        result: Fetched,
-    ) {
+    pub(super) fn on_assertion_exchanged(&mut self, now: Now, flow: Flow, result: Fetched) {
         let exchanged = result
             .map_err(|e| Error::from_transport(Step::AssertionExchange, e))
             .and_then(|resp| grants::parse_token_exchange_response(&resp));
@@ -263,13 +258,16 @@ impl Machine {
                 t.token.expose_secret().to_string()
             }
             Ok(t) => {
-                return self.fail(now, Error::Malformed {
-                    step: Step::AssertionExchange,
-                    detail: format!(
-                        "the IdP issued {:?}, not an ID-JAG",
-                        sanitize_remote_text(&t.issued_token_type)
-                    ),
-                })
+                return self.fail(
+                    now,
+                    Error::Malformed {
+                        step: Step::AssertionExchange,
+                        detail: format!(
+                            "the IdP issued {:?}, not an ID-JAG",
+                            sanitize_remote_text(&t.issued_token_type)
+                        ),
+                    },
+                )
             }
             Err(e) => return self.fail(now, e),
         };
@@ -352,7 +350,9 @@ impl Machine {
         request: HttpRequest,
         key: Option<DpopPrivateKey>,
     ) -> TokenCall {
-        let proof = key.as_ref().and_then(|k| self.token_proof(now, &request, k));
+        let proof = key
+            .as_ref()
+            .and_then(|k| self.token_proof(now, &request, k));
         let Some(proof) = proof else {
             let id = self.fetch(step, request);
             return TokenCall {

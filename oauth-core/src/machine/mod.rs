@@ -411,10 +411,13 @@ impl Machine {
             Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
             Input::LoopbackFailed { error } => {
                 if matches!(self.state, State::Listening { .. }) {
-                    self.fail(now, Error::Config(format!(
-                        "loopback listener: {}",
-                        sanitize_remote_text(&error)
-                    )));
+                    self.fail(
+                        now,
+                        Error::Config(format!(
+                            "loopback listener: {}",
+                            sanitize_remote_text(&error)
+                        )),
+                    );
                 }
             }
             Input::Callback { query } => self.on_callback(now, &query),
@@ -563,9 +566,7 @@ impl Machine {
             State::Registering { flow, listener, .. } => {
                 self.on_registered(now, flow, listener, result)
             }
-            State::ExchangingCode { flow, call } => {
-                self.on_code_exchanged(now, flow, call, result)
-            }
+            State::ExchangingCode { flow, call } => self.on_code_exchanged(now, flow, call, result),
             State::Refreshing { call } => self.on_refreshed(now, call, result),
             State::Granting { flow, call } => self.on_granted(now, flow, call, result),
             State::ExchangingAssertion { flow, .. } => {

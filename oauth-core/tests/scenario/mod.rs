@@ -424,7 +424,7 @@ impl At {
         self.drain()
     }
 
-    /// Runs a command (`authorize`, `refresh`, `logout`, `authorization_header`...) and drains.
+    /// Runs a command (`authorize`, `refresh`, `logout`, `ensure_fresh`...) and drains.
     pub fn command<T>(&mut self, f: impl FnOnce(&mut Machine, Now) -> T) -> T {
         let r = f(&mut self.machine, self.now);
         self.drain();
