@@ -179,9 +179,12 @@ fn listeners_opened_and_closed(log: &[Output]) -> (usize, usize) {
     (opened, closed)
 }
 
+/// A named way out of the browser step: where it starts, what it does.
+type Exit = (&'static str, fn() -> At, fn(&mut At));
+
 #[test]
 fn every_way_out_of_the_browser_step_closes_its_listener_once() {
-    let exits: Vec<(&str, fn() -> At, fn(&mut At))> = vec![
+    let exits: Vec<Exit> = vec![
         (
             "listener failed",
             || Scenario::new().listening(),
