@@ -329,7 +329,7 @@ run_refusal() {
   timeout 150 "$CLI" $S login "$URL" --login-timeout 120 >"$DIR/login.out" 2>"$DIR/login.err" || rc=$?
   n_auth=$(grep '"ua":"Mozilla' "$LOG" | grep -c -e '"path":"/auth"' -e '"path":"/authorize/"' || true)
   n_token=$(count_all '"grant_type":"')
-  step login "$([ $rc = 1 ] && grep -q invalid_target "$DIR/login.err" && [ "$n_auth" = 1 ] && [ "$n_token" = 0 ] && echo ok || echo FAIL)" \
+  step login "$([ $rc = 1 ] && grep -q invalid_target "$DIR/login.err" && grep -q -- --no-resource "$DIR/login.err" && [ "$n_auth" = 1 ] && [ "$n_token" = 0 ] && echo ok || echo FAIL)" \
     "exit $rc; authorization requests $n_auth, token requests $n_token; says: $(grep -o 'invalid_target[^.;]*' "$DIR/login.err" | head -n1 | cut -c1-120)" "$DIR/login.err" || return 1
   "$CLI" $S status "$URL" >/dev/null 2>&1 || st=$?
   step "no session" "$([ $st = 3 ] && echo ok || echo FAIL)" "status exit $st" || return 1

@@ -71,6 +71,14 @@ impl CliError {
                 )),
             ),
             AdapterError::Store(e) => e.into(),
+            AdapterError::Auth(ref core) if core.oauth_code() == Some("invalid_target") => {
+                // Entra ID and others refuse RFC 8707 resource indicators they do not know.
+                Self::failure(format!(
+                    "{}; the authorization server refuses the resource indicator (RFC 8707): \
+                     try --no-resource, or --resource with the identifier it expects",
+                    one_line(&e.to_string())
+                ))
+            }
             other => Self::failure(one_line(&other.to_string())),
         }
     }
@@ -99,6 +107,17 @@ pub fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_target_suggests_no_resource() {
+        let e = AdapterError::Auth(mcp_oauth_core::Error::OAuth {
+            step: mcp_oauth_core::Step::TokenExchange,
+            code: "invalid_target".into(),
+            description: None,
+        });
+        let text = format!("{:?}", CliError::from_adapter("https://mcp.example.com", e));
+        assert!(text.contains("--no-resource"), "{text}");
+    }
 
     #[test]
     fn login_required_names_the_fix() {
