@@ -60,14 +60,14 @@ EXPECT_KNOWN=${INTEROP_EXPECT_KNOWN:-0}
 # Expiry `-`: the AS refuses the resource, and the cell checks that login fails cleanly.
 # {RP} is replaced by a free port chosen at run time.
 CELLS=(
-  "oidc-dpop|oidc-provider|--dpop optional --ttl 70|ts|margin|yes|||DPoP advertised but optional; rotating refresh tokens"
-  "oidc-slash|oidc-provider|--issuer-slash --ttl 70|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
+  "oidc-dpop|oidc-provider|--dpop optional --ttl 40|ts|margin|yes|||DPoP advertised but optional; rotating refresh tokens"
+  "oidc-slash|oidc-provider|--issuer-slash --ttl 40|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
   "oidc-norefresh|oidc-provider|--no-refresh --ttl 8|ts|real|no|||no refresh token; 8 s access tokens"
   "oidc-short|oidc-provider|--no-rotate --ttl 20|py|real|yes|||20 s access tokens (shorter than the 60 s margin); non-rotating refresh tokens"
-  "dot-dcr|dot|--ttl 70|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
-  "dot-iss|dot|--iss --no-rotate --ttl 70|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
-  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 70|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
-  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 70|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
+  "dot-dcr|dot|--ttl 40|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
+  "dot-iss|dot|--iss --no-rotate --ttl 40|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
+  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 40|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
+  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 40|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
 )
 declare -A KNOWN_TEXT=(
 )

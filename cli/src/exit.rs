@@ -71,16 +71,23 @@ impl CliError {
                 )),
             ),
             AdapterError::Store(e) => e.into(),
-            AdapterError::Auth(ref core) if core.oauth_code() == Some("invalid_target") => {
-                // Entra ID and others refuse RFC 8707 resource indicators they do not know.
-                Self::failure(format!(
-                    "{}; the authorization server refuses the resource indicator (RFC 8707): \
-                     try --no-resource, or --resource with the identifier it expects",
-                    one_line(&e.to_string())
-                ))
+            other => {
+                let hint = hint_for(&other);
+                Self::failure(format!("{}{hint}", one_line(&other.to_string())))
             }
-            other => Self::failure(one_line(&other.to_string())),
         }
+    }
+}
+
+/// What the user can do about an error, when the CLI knows (appended to the message).
+pub fn hint_for(e: &AdapterError) -> &'static str {
+    match e {
+        // Entra ID and others refuse RFC 8707 resource indicators they do not know.
+        AdapterError::Auth(core) if core.oauth_code() == Some("invalid_target") => {
+            "; the authorization server refuses the resource indicator (RFC 8707): try \
+             --no-resource, or --resource with the identifier it expects"
+        }
+        _ => "",
     }
 }
 

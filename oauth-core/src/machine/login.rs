@@ -290,7 +290,6 @@ impl Machine {
             client,
             tokens: Some(crate::session::TokenSet {
                 dpop_key: flow.dpop_key,
-                obtained_at: None,
                 ..response.into_token_set(now.wall, None)
             }),
             scopes: granted,
