@@ -457,8 +457,8 @@ elapsed=$((SECONDS - start))
   echo "with MCP servers from @modelcontextprotocol/sdk $(sed 's/.*sdk@\([^ ]*\).*/\1/' <<<"$NPM_PKGS") and mcp $(sed 's/.*mcp==\([^ ]*\).*/\1/' <<<"$PIP_PKGS") (PyPI), and Debian's Chromium logging in."
   echo "Each cell: login through the browser, tools/list, a tool call after expiry (one refresh), eight"
   echo "concurrent \`token\` processes after expiry (one refresh, no invalid_grant), \`status --json\` without"
-  echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's"
-  echo "60 s refresh margin; \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
+  echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's refresh margin"
+  echo "(60 s, at most half the token's lifetime); \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
   echo
   echo "| cell | authorization server | configuration | MCP server | expiry | iss in callback | result | failing steps | requests at the AS | s |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
