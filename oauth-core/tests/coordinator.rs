@@ -484,3 +484,40 @@ fn a_silent_server_costs_one_network_budget_not_one_timeout_per_fallback() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn after_a_login_a_request_is_retried_for_a_nonce_but_not_for_another_refusal() {
+    let mut store = None;
+    let mut c = coordinator(None);
+    let mut t = c.begin(Op::Login);
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let log = drive(
+        &mut c,
+        T0,
+        |step, _| match step {
+            Step::ResourceMetadata => Ok(HttpResponse::json(200, &prm_doc())),
+            Step::ServerMetadata => Ok(HttpResponse::json(200, &meta_doc())),
+            Step::Registration => Ok(HttpResponse::json(201, &dcr_doc())),
+            _ => Ok(HttpResponse::json(200, &token_doc())),
+        },
+        &mut store,
+        true,
+    );
+    assert_eq!(log.browser, 1);
+    let refused = |value: &str| {
+        let mut r = HttpResponse::json(401, &json!({}));
+        r.headers.push(("WWW-Authenticate".into(), value.into()));
+        r
+    };
+    // The login ran for this request (launches were 0 when it was first sent).
+    let plain = refused(r#"Bearer error="invalid_token""#);
+    assert!(matches!(
+        c.send_verdict(T0, &plain, true, 1, 0),
+        SendVerdict::Return
+    ));
+    let nonce = refused(r#"DPoP error="use_dpop_nonce""#);
+    assert!(matches!(
+        c.send_verdict(T0, &nonce, true, 1, 0),
+        SendVerdict::Retry { .. }
+    ));
+}
