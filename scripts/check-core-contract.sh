@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# DESIGN.md §2: the core is sans-IO. Its normal dependency tree must not name an IO crate, and its
-# clippy ban list (oauth-core/clippy.toml) must be in force.
+# ARCHITECTURE.md §2: the core is sans-IO. Its normal dependency tree must not name an IO crate,
+# and its clippy ban list (oauth-core/clippy.toml) must be in force.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=$(cargo tree -p mcp-oauth-core -e normal --prefix none)

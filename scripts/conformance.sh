@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance harness against tests/src/bin/conformance-client.rs, one
-# client auth scenario at a time, for both adapters (shared/research/conformance-suite.md §7).
+# client auth scenario at a time, for both adapters (ARCHITECTURE.md §10).
 #
 #   scripts/conformance.sh
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the keychain store tests (adapter-blocking/tests/store_keychain.rs) against a real Secret
-# Service: a throwaway, unlocked gnome-keyring-daemon on a private D-Bus session bus, per
-# shared/research/ecosystem.md ("Keychain"). With MCP_OAUTH_KEYCHAIN_TESTS=1 the tests fail,
+# Service: a throwaway, unlocked gnome-keyring-daemon on a private D-Bus session bus, as
+# ARCHITECTURE.md §10 describes. With MCP_OAUTH_KEYCHAIN_TESTS=1 the tests fail,
 # rather than skip, when the keychain cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."

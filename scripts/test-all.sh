@@ -34,6 +34,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p mcp-oauth-core --no-deps --no-default-fe
 step "core contract: no IO crates in mcp-oauth-core"
 scripts/check-core-contract.sh
 
+step "docs: no references to documents outside the repository"
+scripts/check-docs.sh
+
 step "tests"
 cargo test --workspace
 
@@ -43,7 +46,7 @@ cargo test -p mcp-oauth-core --no-default-features --lib
 step "fuzz regressions (every saved crash input replayed on stable; fuzz/ is its own workspace)"
 (cd fuzz && cargo test --quiet)
 
-for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh; do
+for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh scripts/interop.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -288,6 +288,7 @@ impl Authorizer {
     /// responses, use [`header`](Self::header) with your own client.
     pub fn send(&self, request: HttpRequest) -> Result<HttpResponse, AdapterError> {
         let mut retries = 0;
+        let launches_before = self.browser_launches();
         loop {
             let header = self.inner.run(Op::Header { login: false })?;
             let mut req = request.clone();
@@ -305,6 +306,7 @@ impl Authorizer {
                 &response,
                 header.is_some(),
                 retries,
+                launches_before,
             );
             match verdict {
                 SendVerdict::Retry {

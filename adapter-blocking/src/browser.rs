@@ -1,8 +1,8 @@
-//! The browser effect: show the authorization URL to the user (DESIGN.md §3 `browser`).
+//! The browser effect: show the authorization URL to the user (ARCHITECTURE.md §5).
 //!
 //! Opening a browser is best effort: headless machines, SSH sessions and containers have none,
 //! so the built-in openers always print the URL first, and "could not open" is never fatal
-//! (ecosystem.md, "Opening the browser"). [`FnBrowser`] lets hosts and tests supply their own
+//! (ARCHITECTURE.md §5). [`FnBrowser`] lets hosts and tests supply their own
 //! opener; the conformance client's "browser" GETs the URL without following redirects and
 //! returns the `Location` as [`BrowserOutcome::Redirected`].
 //!

@@ -57,6 +57,18 @@ use crate::resolve::PolicyResolver;
 pub trait HttpClient: Send + Sync {
     /// Sends `req` and returns the response (any status) or why none arrived.
     fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Like [`send`](Self::send), giving up after `timeout` (what is left of the operation's
+    /// network budget, `Config::operation_timeout`). The default ignores it and relies on the
+    /// client's own timeouts; [`UreqClient`] applies it to the request.
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
+        let _ = timeout;
+        self.send(req)
+    }
 }
 
 impl<F> HttpClient for F
@@ -160,12 +172,19 @@ impl UreqClient {
         }
     }
 
-    fn execute(&self, req: &HttpRequest) -> Result<HttpResponse, ureq::Error> {
+    fn execute(
+        &self,
+        req: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse, ureq::Error> {
         let response = match req.method {
             Method::Get => {
                 let mut builder = self.agent.get(req.url.as_str());
                 for (name, value) in &req.headers {
                     builder = builder.header(name.as_str(), value.as_str());
+                }
+                if let Some(t) = timeout {
+                    builder = builder.config().timeout_global(Some(t)).build();
                 }
                 builder.call()?
             }
@@ -173,6 +192,9 @@ impl UreqClient {
                 let mut builder = self.agent.post(req.url.as_str());
                 for (name, value) in &req.headers {
                     builder = builder.header(name.as_str(), value.as_str());
+                }
+                if let Some(t) = timeout {
+                    builder = builder.config().timeout_global(Some(t)).build();
                 }
                 builder.send(req.body.as_slice())?
             }
@@ -203,7 +225,16 @@ impl UreqClient {
 
 impl HttpClient for UreqClient {
     fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.execute(req).map_err(|e| transport_error(&e))
+        self.execute(req, None).map_err(|e| transport_error(&e))
+    }
+
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
+        self.execute(req, Some(timeout))
+            .map_err(|e| transport_error(&e))
     }
 }
 

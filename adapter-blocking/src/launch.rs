@@ -1,4 +1,4 @@
-//! The parts of the browser effect both adapters share (DESIGN.md §3 `browser`): what an opener
+//! The parts of the browser effect both adapters share (ARCHITECTURE.md §5): what an opener
 //! reports, the line printed before any built-in opener runs, and the system launcher. The tokio
 //! adapter re-exports these (this module needs no `http` feature) and runs [`launch`] on a
 //! blocking task.

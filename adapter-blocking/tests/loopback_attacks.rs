@@ -1,7 +1,7 @@
-//! The loopback listener under the traffic a real machine sends it (ecosystem.md, "Loopback
-//! callback listener"): idle speculative connections, a slowloris peer, favicon and probe
-//! requests, wrong methods, forged `state`, TLS handshakes and oversized heads must each get
-//! their answer (or be dropped) without ever delaying the real callback.
+//! The loopback listener under the traffic a real machine sends it (ARCHITECTURE.md §5): idle
+//! speculative connections, a slowloris peer, favicon and probe requests, wrong methods, forged
+//! `state`, TLS handshakes and oversized heads must each get their answer (or be dropped) without
+//! ever delaying the real callback.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

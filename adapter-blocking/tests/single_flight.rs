@@ -1,4 +1,4 @@
-//! Single flight (DESIGN.md §3): many callers with an expired token cause exactly one refresh
+//! Single flight (ARCHITECTURE.md §4): many callers with an expired token cause exactly one refresh
 //! request, in one process (threads sharing an `Authorizer`) and across processes sharing a
 //! `FileStore` (the store lock plus the core's re-read under it).
 

@@ -1,6 +1,6 @@
 //! FileStore on a disk that fills up mid-write: the save fails with a typed `StoreError::Io`
 //! naming the step, the temp file is removed, and the session stored before stays readable
-//! (DEVELOPERS.md, "a full disk ... the stored session stays intact").
+//! (ARCHITECTURE.md §6: a store failure is a typed error and never damages the stored session).
 //!
 //! A full disk is reproduced without root or a size-limited mount: the test re-runs itself in
 //! a child process under `ulimit -f` (the file-size limit) with `SIGXFSZ` ignored, so a write

@@ -1,5 +1,5 @@
-//! A locked keychain (DEVELOPERS.md, "a locked keychain ... gives a clear, typed error, and the
-//! stored session stays intact"), against a real gnome-keyring: the test stores a session,
+//! A locked keychain (ARCHITECTURE.md §6: a store failure is a typed error and never damages the
+//! stored session), against a real gnome-keyring: the test stores a session,
 //! locks the collection over D-Bus (`org.freedesktop.Secret.Service.Lock`), and then every
 //! store call must fail fast with a typed error, the `Authorizer` must refuse to start a login
 //! that would replace the session, and the item must still be in the keychain.

@@ -190,6 +190,7 @@ impl Authorizer {
     /// [`Authorizer::header`] with your own client.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AdapterError> {
         let mut retries = 0;
+        let launches_before = self.browser_launches();
         loop {
             let header = self.shared.run(Op::Header { login: false }).await?;
             let mut req = request.clone();
@@ -202,10 +203,13 @@ impl Authorizer {
                 .await
                 .map_err(AdapterError::Http)?;
             let now = self.shared.now();
-            let verdict =
-                self.shared
-                    .lock()
-                    .send_verdict(now, &response, header.is_some(), retries);
+            let verdict = self.shared.lock().send_verdict(
+                now,
+                &response,
+                header.is_some(),
+                retries,
+                launches_before,
+            );
             match verdict {
                 SendVerdict::Retry {
                     status,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mcp_oauth_blocking::store::{SessionStore, StoreError};
 use mcp_oauth_core::coordinator::Effect;
+use mcp_oauth_core::{TransportError, TransportErrorKind};
 
 use crate::driver::{DriveCtx, Failed, Shared};
 use crate::loopback::LoopbackListener;
@@ -16,8 +17,23 @@ impl Shared {
     /// Carries out one effect and reports its result to the coordinator.
     pub(crate) async fn perform(&self, effect: Effect, ctx: &mut DriveCtx) {
         match effect {
-            Effect::Fetch { id, request, .. } => {
-                let result = self.http.send(&request).await;
+            Effect::Fetch {
+                id,
+                request,
+                timeout,
+                ..
+            } => {
+                let result = tokio::time::timeout(timeout, self.http.send(&request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(TransportError::new(
+                            TransportErrorKind::Timeout,
+                            format!(
+                                "no answer within {} s (the operation's network budget)",
+                                timeout.as_secs_f32().ceil()
+                            ),
+                        ))
+                    });
                 self.lock().fetched(self.now(), id, result);
             }
             Effect::Listen { preferred_port } => {
@@ -70,6 +86,7 @@ impl Shared {
             Effect::CallbackRejected(e) => {
                 eprintln!("mcp-oauth: ignored an authorization response: {e}");
             }
+            Effect::Warning(w) => eprintln!("mcp-oauth: warning: {w}"),
             _ => {} // an effect added to the core later: nothing this adapter knows to do
         }
     }

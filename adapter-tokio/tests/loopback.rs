@@ -1,7 +1,7 @@
 //! The loopback listener under the abuse a real machine produces: idle speculative
 //! preconnects, a slowloris, probes, forged callbacks, TLS handshakes and huge heads must all be
-//! answered or dropped without delaying the real callback (ecosystem.md, "Loopback callback
-//! listener"). Everything runs on 127.0.0.1 with an ephemeral port.
+//! answered or dropped without delaying the real callback (ARCHITECTURE.md §5).
+//! Everything runs on 127.0.0.1 with an ephemeral port.
 
 use std::time::{Duration, Instant};
 

@@ -26,6 +26,7 @@ pub fn run(args: &CallArgs, ctx: &Ctx) -> Result<(), CliError> {
     let stored = setup::stored_settings(&ctx.store, &args.server);
     let mut config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
     config.url_policy = setup::url_policy(ctx.allow_private_network);
+    config.operation_timeout = ctx.timeout;
     config.interactive = !args.no_login;
     let (options, browser) = setup::options(&ctx.store, Some(&args.client));
     let auth =
@@ -105,7 +106,9 @@ fn exchange(
         .map_err(|e| CliError::from_adapter(server, e))?;
     mcp.handle_response(&response).map_err(|e| match e {
         McpError::Status(status @ (401 | 403)) => CliError::failure(format!(
-            "the MCP server still refuses the token (HTTP {status}) after re-authorizing"
+            "the MCP server still refuses the token (HTTP {status}) after a refresh and a new \
+             login: it likely does not accept this token's type (try --dpop never or --dpop \
+             always), its audience (try --resource URL or --no-resource) or its scopes (--scope)"
         )),
         McpError::Status(_) => CliError::mcp(e.to_string()),
         McpError::Rpc { code, message } => {

@@ -1,6 +1,6 @@
 //! `mcp-oauth client-metadata`: the Client ID Metadata Document to host for
-//! `--client-metadata-url` (CIMD-00 §4.1). The document lists redirect URIs exactly (CIMD-00
-//! §4.5, spec-checklist R13), so it names the fixed loopback port that `login --redirect-port`
+//! `--client-metadata-url` (CIMD draft 00 §4.1). The document lists redirect URIs exactly
+//! (CIMD draft 00 §4.5), so it names the fixed loopback port that `login --redirect-port`
 //! must then use.
 
 use mcp_oauth_blocking::CALLBACK_PATH;

@@ -1,4 +1,5 @@
-//! The authorization response: `callback::parse_callback` + `validate_callback` (C7, I1-I5).
+//! The authorization response: `callback::parse_callback` + `validate_callback` (RFC 6749 §10.12
+//! `state`, RFC 9207 §2.4 `iss`).
 
 use mcp_oauth_core::callback::{parse_callback, validate_callback, CallbackParams};
 use mcp_oauth_core::{AuthorizationCode, Error, StateToken};
@@ -62,7 +63,8 @@ fn check(p: CallbackParams, expected: &StateToken, advertised: bool) {
                 code.as_ref().map(|c| c.expose_secret())
             );
         }
-        // The order of checks is the security property: state, then iss (I5), then error.
+        // The order of checks is the security property: state, then iss (an error from the
+        // wrong issuer is never shown), then error.
         Err(Error::StateMismatch) => assert!(!state_ok),
         Err(Error::IssMismatch) => assert!(state_ok && !iss_ok),
         Err(e) => {

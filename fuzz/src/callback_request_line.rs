@@ -1,5 +1,5 @@
 //! The loopback listener's HTTP logic: `loopback::head_progress`, `route`, `response`
-//! (RFC 8252 §7.3, §8.3; spec-checklist §5 item 16).
+//! (RFC 8252 §7.3, §8.3).
 
 use mcp_oauth_core::callback::parse_callback;
 use mcp_oauth_core::loopback::MAX_HEAD_BYTES;

@@ -1,4 +1,5 @@
-//! RFC 7591 registration responses: `registration::parse_dcr_response` (R10, T2).
+//! RFC 7591 registration responses: `registration::parse_dcr_response` (bound to the issuer; the
+//! auth method follows the AS metadata).
 
 use mcp_oauth_core::registration::{
     choose_auth_method, parse_dcr_response, supported_auth_methods,
@@ -40,7 +41,7 @@ pub fn run(data: &[u8]) {
             assert_eq!(client.redirect_uri.as_deref(), Some(REDIRECT));
             assert_ne!(client.secret_expires_at, Some(0));
             if client.auth_method != ClientAuthMethod::None {
-                // T2: a secret is only used with a method the AS supports.
+                // A secret is only used with a method the AS supports.
                 assert!(client.client_secret.is_some() && supported.contains(&client.auth_method));
             }
             // Debug must not depend on the secret's value.

@@ -1,5 +1,5 @@
-//! Fuzz target bodies for `mcp-oauth-core` (DESIGN.md §4: "fuzz targets for every parser and
-//! for the machine fed arbitrary input sequences").
+//! Fuzz target bodies for `mcp-oauth-core` (ARCHITECTURE.md §10: fuzz targets for every parser
+//! and for the machine fed arbitrary input sequences).
 //!
 //! Each module has `run(&[u8])`, called by the libFuzzer binary of the same name in
 //! `fuzz_targets/`. Keeping the bodies in a library lets `cargo test` (stable, no libFuzzer)
@@ -64,7 +64,7 @@ pub(crate) fn response_from(data: &[u8]) -> HttpResponse {
     }
 }
 
-/// True when `s` holds a control character (error texts must be sanitised, DESIGN.md §2).
+/// True when `s` holds a control character (error texts must be sanitised, ARCHITECTURE.md §7).
 pub(crate) fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }

@@ -12,7 +12,7 @@
 //!   callback's code;
 //! - a `Refresh` fetch only in answer to `SessionLoaded` after a `LoadSession` (no rotating
 //!   refresh token is spent without re-reading the store);
-//! - every fetched and every browser URL passes the configured `UrlPolicy` (BP26);
+//! - every fetched and every browser URL passes the configured `UrlPolicy` (ARCHITECTURE.md §7);
 //! - `Debug` of every output and of the machine never shows a `state`, PKCE verifier or code;
 //! - error texts carry no control characters (remote text is sanitised; see README.md for
 //!   the adapter's `HttpFailed` message).

@@ -1,5 +1,5 @@
 //! RFC 9728 protected resource metadata: `parse`, `validate_resource`, `candidates`,
-//! `canonical_server_url` (spec-checklist P3-P6).
+//! `canonical_server_url` (RFC 9728 §3.1, §3.3, §5.1).
 
 use mcp_oauth_core::resource_metadata::{
     candidates, canonical_server_url, origin, parse, validate_resource, PrmSource,
@@ -94,7 +94,8 @@ fn check_candidates(server: &str, header: Option<&str>) {
     for c in &list {
         match c.source {
             PrmSource::Header => {
-                // Documented: a cross-origin resource_metadata URL is ignored (BP26).
+                // Documented: a cross-origin resource_metadata URL is ignored (SSRF,
+                // ARCHITECTURE.md §7).
                 assert_eq!(list.len(), 1);
                 match (url::Url::parse(&c.url), url::Url::parse(server)) {
                     (Ok(a), Ok(b)) => {

@@ -1,5 +1,5 @@
-//! RFC 8414 authorization server metadata: `parse` (issuer byte identity, A5) and
-//! `candidates` (well-known URL construction, A3/A4).
+//! RFC 8414 authorization server metadata: `parse` (issuer byte identity, RFC 8414 §3.3)
+//! and `candidates` (well-known URL construction, RFC 8414 §3.1, OIDC Discovery §4).
 
 use mcp_oauth_core::resource_metadata::origin;
 use mcp_oauth_core::server_metadata::{candidates, check_pkce, legacy_defaults, parse};

@@ -1,5 +1,5 @@
 //! Token endpoint responses: `token::parse_token_response` for both grants, with the
-//! response's own content type and with JSON and form forced (spec-checklist §6.6).
+//! response's own content type and with JSON and form forced (RFC 6749 §5.1).
 
 use mcp_oauth_core::token::{error_from_response, parse_token_response};
 use mcp_oauth_core::{AccessToken, HttpResponse, RefreshToken, Step};

@@ -1,5 +1,6 @@
 //! `challenge::parse_www_authenticate` and `challenge::auth_challenge` on arbitrary,
-//! possibly multi-value UTF-8 (spec-checklist P2, P3: "MUST be able to parse").
+//! possibly multi-value UTF-8 (RFC 9110 §11.6.1; MCP clients "MUST be able to
+//! parse" it).
 
 use mcp_oauth_core::challenge::{auth_challenge, parse_www_authenticate};
 

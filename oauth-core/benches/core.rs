@@ -28,8 +28,8 @@ mod scenario;
 
 use scenario::{Scenario, AUTHORIZE_URL, CLIENT_ID, ISSUER, REDIRECT_URI, SERVER};
 
-/// The 401 challenge the conformance suite's bearer middleware sends (conformance-suite.md,
-/// "MCP endpoint"), with the `scope` of the scope scenarios.
+/// The 401 challenge the conformance suite's bearer middleware (the TypeScript SDK's
+/// `requireBearerAuth`) sends, with the `scope` of the scope scenarios.
 const CONFORMANCE_CHALLENGE: &str = concat!(
     r#"Bearer error="invalid_token", error_description="Missing Authorization header", "#,
     r#"scope="mcp:read mcp:write", "#,

@@ -1,9 +1,8 @@
-//! The authorization request URL (OAuth 2.1 §4.1.1, RFC 7636 §4.3, RFC 8707 §2.1;
-//! spec-checklist C1-C9).
+//! The authorization request URL (OAuth 2.1 §4.1.1, RFC 7636 §4.3, RFC 8707 §2.1).
 //!
 //! A pure string builder. The endpoint is kept byte for byte: it is not parsed and re-serialised
-//! through `url::Url`, which would rewrite it (DESIGN.md §5). Checking the endpoint against the
-//! [`crate::UrlPolicy`] is the machine's job, before it opens the browser.
+//! through `url::Url`, which would rewrite it (ARCHITECTURE.md §8). Checking the endpoint against
+//! the [`crate::UrlPolicy`] is the machine's job, before it opens the browser.
 
 use crate::error::Error;
 use crate::secret::StateToken;
@@ -17,14 +16,16 @@ pub struct AuthorizationParams<'a> {
     pub client_id: &'a str,
     /// The exact redirect URI the listener serves (and the token request repeats).
     pub redirect_uri: &'a str,
-    /// Space-separated scopes; omitted when `None` or empty (spec-checklist
-    /// `scope-omitted-when-undefined`).
+    /// Space-separated scopes; omitted when `None` or empty (MCP 2025-11-25
+    /// Authorization, "Scope Selection Strategy"; conformance `scope-omitted-when-undefined`).
     pub scope: Option<&'a str>,
-    /// The CSRF `state` (RFC 6749 §10.12, spec-checklist C7).
+    /// The CSRF `state` (RFC 6749 §10.12).
     pub state: &'a StateToken,
-    /// `BASE64URL(SHA256(verifier))` (RFC 7636 §4.2, spec-checklist C1/C3).
+    /// `BASE64URL(SHA256(verifier))` (RFC 7636 §4.2, method `S256`).
     pub code_challenge: &'a str,
-    /// The RFC 8707 `resource` (spec-checklist C4/C5); `None` only in legacy mode without PRM.
+    /// The RFC 8707 `resource`, sent whether or not the AS advertises support (MCP
+    /// 2025-11-25 Authorization, "Resource Parameter Implementation"); `None` only in legacy mode
+    /// without PRM.
     pub resource: Option<&'a str>,
     /// Extra parameters the authorization server defines (RFC 6749 §3.1), appended last; any
     /// that [`check_extra_param`] refuses is skipped.
@@ -87,7 +88,7 @@ pub fn check_extra_param(name: &str) -> Result<(), Error> {
 ///
 /// Parameters are appended in a fixed order — `response_type=code`, `client_id`, `redirect_uri`,
 /// `scope` (if non-empty), `state`, `code_challenge`, `code_challenge_method=S256` (always S256,
-/// never `plain`: spec-checklist C3), `resource` (if any) — form-urlencoded (spaces become `+`).
+/// never `plain`: RFC 7636 §7.2), `resource` (if any) — form-urlencoded (spaces become `+`).
 /// An existing query on the endpoint is kept (RFC 6749 §3.1: "MUST be retained"), a `#fragment`
 /// is dropped (fragments are not sent to the server).
 pub fn authorization_url(p: &AuthorizationParams) -> String {

@@ -1,16 +1,19 @@
 //! The authorization response: parsing the callback and validating `state` and `iss`
-//! (RFC 6749 §4.1.2, OAuth 2.1 §3.1, RFC 9207 §2.4; spec-checklist C7, I1-I5, §5 item 18).
+//! (RFC 6749 §4.1.2, OAuth 2.1 §3.1, RFC 9207 §2.4; MCP 2026-07-28
+//! Authorization, "Authorization Response Validation").
 //!
 //! The order of checks is the security property: `state` first (a response we did not ask for is
-//! discarded, RFC 6749 §10.12), then `iss` (mix-up defence, before the code goes anywhere, I2),
+//! discarded, RFC 6749 §10.12), then `iss` (mix-up defence, before the code goes anywhere),
 //! and only then is an `error` from the AS believed. After an `iss` mismatch the AS's error text
-//! is never surfaced (I5), because it may come from an attacker's server.
+//! is never surfaced (MCP 2026-07-28: "MUST NOT act on or display"), because it may come from an
+//! attacker's server.
 
 use crate::error::{sanitize_remote_text, Error};
 use crate::http::Step;
 use crate::secret::{AuthorizationCode, StateToken};
 
-/// The parameters of an authorization response (spec-checklist §6.8), form-decoded.
+/// The parameters of an authorization response (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207 §2),
+/// form-decoded.
 ///
 /// `Debug` shows whether `code` and `state` are present, never their values.
 #[derive(Clone, Default)]
@@ -50,7 +53,7 @@ impl std::fmt::Debug for CallbackParams {
 /// Everything after the first `#` is dropped, then the part after the first `?` (or everything,
 /// if there is none) is form-decoded. A known parameter appearing twice is
 /// [`Error::DuplicateParameter`] (OAuth 2.1 §3.1: parameters "MUST NOT be included more than
-/// once"; spec-checklist §5 item 18). Unknown parameters are ignored.
+/// once"). Unknown parameters are ignored.
 pub fn parse_callback(input: &str) -> Result<CallbackParams, Error> {
     let input = input.split('#').next().unwrap_or_default();
     let query = match input.split_once('?') {
@@ -82,7 +85,8 @@ pub fn parse_callback(input: &str) -> Result<CallbackParams, Error> {
     Ok(p)
 }
 
-/// The RFC 9207 §2.4 decision table (spec-checklist I3), with the MCP policy of comparing an
+/// The RFC 9207 §2.4 decision table (MCP 2026-07-28 Authorization, "Authorization
+/// Response Validation"), with the MCP policy of comparing an
 /// unadvertised `iss` too:
 ///
 /// | advertised | `iss` present | result |
@@ -93,7 +97,9 @@ pub fn parse_callback(input: &str) -> Result<CallbackParams, Error> {
 /// | no  | no  | accept |
 ///
 /// The comparison is "simple string comparison" (RFC 3986 §6.2.1) after form-decoding, with no
-/// normalisation at all (I4: `issuer + "/"` fails). Failures are [`Error::IssMismatch`].
+/// normalisation at all (MCP 2026-07-28: no case folding,
+/// default-port elision, trailing-slash or percent-encoding normalisation; `issuer + "/"` fails).
+/// Failures are [`Error::IssMismatch`].
 pub fn check_iss(
     iss_advertised: bool,
     expected_issuer: &str,
@@ -112,7 +118,8 @@ pub fn check_iss(
 /// Order: `state` (missing or wrong: [`Error::StateMismatch`], compared in constant time), then
 /// [`check_iss`], then an AS `error` ([`Error::OAuth`] with the description sanitised), then the
 /// `code` (missing or empty: [`Error::Malformed`]). Because `iss` is checked before `error`, a
-/// response from the wrong issuer yields only [`Error::IssMismatch`] and its text is dropped (I5).
+/// response from the wrong issuer yields only [`Error::IssMismatch`] and its text is dropped (MCP
+/// 2026-07-28 Authorization, "Authorization Response Validation").
 pub fn validate_callback(
     params: CallbackParams,
     expected_state: &StateToken,

@@ -1,4 +1,5 @@
-//! Tests for `callback`: parsing, the RFC 9207 decision table (spec-checklist I3-I5) and `state`.
+//! Tests for `callback`: parsing, the RFC 9207 §2.4 decision table (as MCP 2026-07-28
+//! Authorization, "Authorization Response Validation", applies it) and `state`.
 
 use super::*;
 
@@ -105,7 +106,7 @@ fn iss_table() {
 
 #[test]
 fn iss_no_normalisation() {
-    // I4: no trailing-slash, case, default-port or percent-encoding normalisation.
+    // No trailing-slash, case, default-port or percent-encoding normalisation.
     for wrong in [
         "http://localhost:3000/",
         "HTTP://localhost:3000",
@@ -221,7 +222,8 @@ fn error_response_with_right_iss_is_oauth_error() {
 
 #[test]
 fn phishing_error_with_wrong_iss_gives_iss_mismatch_only() {
-    // I5: a mix-up attacker's error text must never reach the user.
+    // On an `iss` mismatch the error is not displayed: a mix-up attacker's error text must never
+    // reach the user.
     let input = "error=access_denied&error_description=Call+%2B1-555-PHISH+to+unlock&error_uri=https%3A%2F%2Fevil.example.com&state=expected-state&iss=https%3A%2F%2Fevil.example.com";
     for advertised in [true, false] {
         let err = validate(input, advertised).unwrap_err();

@@ -1,7 +1,7 @@
-//! `WWW-Authenticate` parsing (RFC 9110 §11.6.1 / §11.2, RFC 6750 §3, RFC 9728 §5.1;
-//! spec-checklist P2, P3, §4.9, §6.8).
+//! `WWW-Authenticate` parsing (RFC 9110 §11.6.1 / §11.2, RFC 6750 §3, RFC 9728 §5.1).
 //!
-//! MCP clients "MUST be able to parse `WWW-Authenticate` headers" (P2), and the header is written by
+//! MCP clients "MUST be able to parse `WWW-Authenticate` headers" (MCP 2025-06-18 Authorization,
+//! "Authorization Server Location"), and the header is written by
 //! every kind of middleware, so the parser follows the RFC 9110 grammar but is forgiving:
 //!
 //! ```text
@@ -16,7 +16,8 @@
 //! are used to cut the input, so every cut lands on a `char` boundary.
 //!
 //! [`auth_challenge`] then picks what the machine needs from the first `Bearer` or `DPoP`
-//! challenge: `error`, `scope` (step-up, spec-checklist SC*) and `resource_metadata` (P3).
+//! challenge: `error`, `scope` (step-up: MCP 2025-11-25 Authorization, "Scope Challenge
+//! Handling") and `resource_metadata` (RFC 9728 §5.1).
 
 /// One challenge from a `WWW-Authenticate` field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct Challenge {
     pub token68: Option<String>,
     /// Parameters in the order sent: names lowercased (they are case-insensitive, RFC 9110 §11.2),
     /// values unquoted and unescaped. Duplicates are kept here; [`Challenge::param`] returns the
-    /// first, so the choice is deterministic (spec-checklist §6.8).
+    /// first, so the choice is deterministic.
     pub params: Vec<(String, String)>,
 }
 
@@ -83,7 +84,7 @@ pub struct AuthChallenge {
     /// `scope` split on spaces (RFC 6750 §3: space-delimited, case-sensitive); `None` if absent
     /// or empty.
     pub scope: Option<Vec<String>>,
-    /// `resource_metadata` (RFC 9728 §5.1, spec-checklist P3), read whatever the scheme: DPoP
+    /// `resource_metadata` (RFC 9728 §5.1), read whatever the scheme: DPoP
     /// challenges carry it too.
     pub resource_metadata: Option<String>,
     /// Every `Bearer` and `DPoP` scheme offered, in order, once each: a server that takes both

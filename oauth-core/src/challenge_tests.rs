@@ -1,4 +1,5 @@
-//! Tests for `challenge`: the spec-checklist §6.8 corpus and the conformance suite's headers.
+//! Tests for `challenge`: the RFC 9110 §11.6.1 grammar's hard cases (several challenges, quoted
+//! escapes, any parameter order and case, `token68`) and the conformance suite's headers.
 
 use super::*;
 use proptest::prelude::*;
@@ -59,7 +60,8 @@ fn conformance_insufficient_scope() {
 
 #[test]
 fn conformance_scope_first_order() {
-    // Custom middlewares put the parameters in another order (conformance-suite.md).
+    // Custom middlewares put the parameters in another order (seen in the conformance suite's
+    // scenarios).
     let h = format!(
         r#"Bearer scope="mcp:write", resource_metadata="{PRM}", error="insufficient_scope""#
     );

@@ -6,8 +6,8 @@ use crate::secret::{Assertion, ClientSecret, PrivateKeyPem};
 use crate::session::ClientAuthMethod;
 use crate::url_policy::UrlPolicy;
 
-/// How strictly PRM `resource` must match the server URL (RFC 9728 §3.3, spec-checklist P6 and
-/// §7 item 1). Cross-origin resources are refused in every mode.
+/// How strictly PRM `resource` must match the server URL (RFC 9728 §3.3). Cross-origin
+/// resources are refused in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResourceMatch {
     /// Same origin and the PRM path is a prefix of the server path on a `/` boundary (what the
@@ -147,7 +147,7 @@ pub struct PreRegisteredClient {
 }
 
 /// `private_key_jwt` client authentication for the pre-registered client (RFC 7523 §2.2,
-/// OIDC Core §9; spec-checklist §4.12).
+/// OIDC Core §9).
 #[derive(Debug, Clone)]
 pub struct PrivateKeyJwt {
     /// The PKCS#8 PEM P-256 key (ES256).
@@ -170,7 +170,8 @@ pub struct EnterpriseIdp {
     pub id_token: Assertion,
 }
 
-/// How the client obtains tokens (spec-checklist §2.12).
+/// How the client obtains tokens (the authorization code grant, or an MCP authorization extension
+/// grant: SEP-1046 client credentials, SEP-1933 workload identity, SEP-990 enterprise-managed).
 #[derive(Debug, Clone, Default)]
 pub enum Grant {
     /// Authorization code with PKCE (a browser) unless the AS metadata offers only
@@ -198,7 +199,8 @@ impl Grant {
     }
 }
 
-/// How the client gets a `client_id` (spec-checklist R2 order: pre-registered > CIMD > DCR).
+/// How the client gets a `client_id` (in the order pre-registered > CIMD > DCR: MCP
+/// 2025-11-25 Authorization, "Client Registration Approaches").
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// `client_name` for DCR.
@@ -209,7 +211,8 @@ pub struct ClientConfig {
     pub metadata_document_url: Option<String>,
     /// Whether RFC 7591 dynamic registration may be used.
     pub allow_dynamic_registration: bool,
-    /// DCR `application_type` (`native` for CLIs and desktop apps, SD-reg L160-179).
+    /// DCR `application_type` (`native` for CLIs and desktop apps: MCP 2026-07-28
+    /// Client Registration, "Application Type and Redirect URI Constraints").
     pub application_type: String,
     /// DCR `software_id`.
     pub software_id: Option<String>,
@@ -257,7 +260,13 @@ pub struct Config {
     pub refresh_margin: Duration,
     /// Give up waiting for the browser after this long.
     pub authorization_timeout: Duration,
-    /// Maximum authorization requests in one step-up chain (spec-checklist SC6).
+    /// The network budget of one operation (a refresh, a login, a logout): every request it
+    /// makes, together, gets this long, not counting the wait for the user in the browser. A
+    /// server that accepts connections and never answers then costs one budget, not one request
+    /// timeout per fallback URL (the coordinator enforces it, `oauth-core/src/coordinator`).
+    pub operation_timeout: Duration,
+    /// Maximum authorization requests in one step-up chain (MCP 2025-11-25 Authorization,
+    /// "Step-Up Authorization Flow": retry limits).
     pub max_authorization_attempts: u32,
     /// How tokens are obtained.
     pub grant: Grant,
@@ -290,6 +299,7 @@ impl Config {
             url_policy: UrlPolicy::default(),
             refresh_margin: Duration::from_secs(60),
             authorization_timeout: Duration::from_secs(300),
+            operation_timeout: Duration::from_secs(30),
             max_authorization_attempts: 3,
             interactive: true,
             grant: Grant::Auto,

@@ -1,4 +1,4 @@
-//! DPoP proofs (RFC 9449; spec-checklist §4.13, conformance `auth/dpop`, `auth/dpop-nonce`).
+//! DPoP proofs (RFC 9449 §4, §7, §8, §9; SEP-1932, conformance `auth/dpop`, `auth/dpop-nonce`).
 //!
 //! A proof is an ES256 JWS whose header carries the public key, bound to one HTTP request by
 //! `htm` and `htu`, to one access token by `ath`, and to the server's freshness demand by `nonce`.
@@ -67,7 +67,7 @@ pub fn proof(
 ///
 /// Done by cutting the string at the first `?` or `#`, not by re-serialising through
 /// `url::Url`, so the rest of the URL stays byte-identical to what the adapter requests
-/// (DESIGN.md §5: raw strings are never normalised behind the caller's back).
+/// (ARCHITECTURE.md §8: raw strings are never normalised behind the caller's back).
 pub fn htu(url: &str) -> String {
     url.split(['?', '#']).next().unwrap_or_default().to_string()
 }

@@ -1,4 +1,4 @@
-//! Request builders and parsers for the extension grants (spec-checklist §2.12, §4.12):
+//! Request builders and parsers for the extension grants (MCP authorization extensions):
 //! client credentials (SEP-1046, RFC 6749 §4.4), the JWT bearer grant (RFC 7523 §2.1; workload
 //! identity SEP-1933 and the second leg of enterprise-managed authorization SEP-990) and token
 //! exchange for an ID-JAG (RFC 8693 §2; the first leg of SEP-990).
@@ -59,7 +59,8 @@ pub enum ClientAuth<'a> {
     },
     /// `client_assertion_type` + `client_assertion` (RFC 7523 §2.2, `private_key_jwt`). The
     /// assertion is already signed (`jwt::client_assertion`). No `client_id` in the
-    /// form: the assertion's `sub` names the client (RFC 7523 §3; EXT-CC omits it).
+    /// form: the assertion's `sub` names the client (RFC 7523 §3; the MCP client credentials
+    /// extension, SEP-1046, omits it).
     Assertion {
         /// The signed JWT.
         assertion: &'a str,
@@ -120,9 +121,9 @@ fn push_opt<'a>(pairs: &mut Vec<(&'a str, &'a str)>, name: &'a str, value: Optio
     }
 }
 
-/// The client credentials grant (RFC 6749 §4.4.2; EXT-CC, spec-checklist §2.12): `grant_type`,
+/// The client credentials grant (RFC 6749 §4.4.2; SEP-1046): `grant_type`,
 /// `scope`, `resource` (RFC 8707 §2.2, so the token is bound to the MCP server), then client
-/// authentication: a JWT assertion (RECOMMENDED by EXT-CC) or a secret.
+/// authentication: a JWT assertion (RECOMMENDED by SEP-1046) or a secret.
 pub fn client_credentials_request(
     token_endpoint: &str,
     auth: &ClientAuth<'_>,

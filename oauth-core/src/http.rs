@@ -2,10 +2,10 @@
 //!
 //! The core describes requests as data ([`HttpRequest`]) and receives responses as data
 //! ([`HttpResponse`]); adapters move the bytes. Adapters never follow redirects: a 3xx comes back
-//! to the core like any other status (DESIGN.md §2). `Debug` on a request never shows its body or
-//! its `Authorization` header, because both carry secrets.
+//! to the core like any other status (ARCHITECTURE.md §2). `Debug` on a request never shows its
+//! body or its `Authorization` header, because both carry secrets.
 
-/// Responses larger than this are refused (spec-checklist §5 item 12). Adapters should stop
+/// Responses larger than this are refused (ARCHITECTURE.md §7). Adapters should stop
 /// reading at this size and report a [`TransportError`] of kind [`TransportErrorKind::TooLarge`]
 /// via `HttpFailed`; the machine turns it into [`crate::Error::ResponseTooLarge`].
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;

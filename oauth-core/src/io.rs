@@ -1,4 +1,4 @@
-//! The machine's vocabulary: facts in ([`Input`]), effects out ([`Output`]) (DESIGN.md §2).
+//! The machine's vocabulary: facts in ([`Input`]), effects out ([`Output`]) (ARCHITECTURE.md §2).
 
 use crate::error::{Error, Warning};
 use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError};
@@ -185,7 +185,8 @@ pub enum Event {
 pub enum AuthStatus {
     /// No usable token; a login is needed.
     AuthorizationRequired {
-        /// Host of the authorization server, when known (show it to the user, S06 L350).
+        /// Host of the authorization server, when known (show it to the user: MCP 2025-06-18
+        /// Authorization, "Confused Deputy Problem").
         server_host: Option<String>,
     },
     /// Discovery, registration or token requests are in flight.

@@ -1,5 +1,5 @@
 //! Compact JWS signing with ES256 (RFC 7515 §3.1, §7.1; RFC 7518 §3.4) and the RFC 7523 client
-//! assertion (spec-checklist §2.12, §4.12).
+//! assertion (RFC 7523 §2.2, §3; OIDC Core §9 `private_key_jwt`).
 //!
 //! Only what the extensions need: an ES256 [`SigningKey`] (loaded from the PKCS#8 PEM a host
 //! configures, or built from injected randomness for DPoP), its public JWK and RFC 7638
@@ -23,8 +23,8 @@ use crate::secret::DpopPrivateKey;
 /// [`crate::grants`], which builds the form without this feature.
 pub use crate::grants::CLIENT_ASSERTION_TYPE;
 
-/// Lifetime of a client assertion. RFC 7523 §3 requires `exp`; a short window (≤ 5 min,
-/// spec-checklist §4.12) limits replay while tolerating the verifier's clock skew.
+/// Lifetime of a client assertion. RFC 7523 §3 requires `exp`; a short window (≤ 5 min)
+/// limits replay while tolerating the verifier's clock skew.
 pub const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 300;
 
 /// An ES256 (P-256) private key. `Debug` never shows key material; the scalar leaves only via
@@ -170,7 +170,7 @@ pub fn random_jti(rng: &mut dyn rand_core::RngCore) -> String {
 ///
 /// `audience` should be the AS `issuer`: the conformance suite accepts only the issuer (with or
 /// without a trailing `/`) and draft-ietf-oauth-rfc7523bis moves there, although RFC 7523 and
-/// OIDC Core suggest the token endpoint (spec-checklist §4.12 "Conflict"). The caller chooses.
+/// OIDC Core suggest the token endpoint. The caller chooses.
 pub fn client_assertion(
     key: &SigningKey,
     client_id: &str,

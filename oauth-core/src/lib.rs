@@ -20,6 +20,10 @@
 //! One module per protocol step, each a pair of pure functions (request builder, response
 //! parser): [`challenge`], [`resource_metadata`], [`server_metadata`], [`registration`],
 //! [`authorize`], [`callback`], [`token`], [`revoke`]; [`machine`] only sequences them.
+//!
+//! The repository's `ARCHITECTURE.md` draws the machine's state graph and states the
+//! coordinator's rules, the security invariants and the specification sections each module
+//! implements.
 // Every public item is documented; CI's clippy -D warnings keeps it so.
 #![warn(missing_docs)]
 

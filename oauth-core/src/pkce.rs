@@ -1,9 +1,9 @@
 //! PKCE (RFC 7636) and the CSRF `state` value (RFC 6749 §10.12).
 //!
-//! Both are drawn from the injected RNG (the core never draws entropy itself, DESIGN.md §2), so
-//! tests and fuzzers get reproducible values from a fixed seed while adapters seed from the OS.
-//! Only `S256` exists here: there is no `plain` path to downgrade to (RFC 7636 §7.2,
-//! spec-checklist C1, C3, §5 item 5).
+//! Both are drawn from the injected RNG (the core never draws entropy itself, ARCHITECTURE.md §2),
+//! so tests and fuzzers get reproducible values from a fixed seed while adapters seed from the OS.
+//! Only `S256` exists here: there is no `plain` path to downgrade to (RFC 7636 §7.2; MCP 2025-11-25
+//! Authorization, "Authorization Code Protection").
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

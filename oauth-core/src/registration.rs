@@ -1,8 +1,9 @@
 //! Client registration: RFC 7591 dynamic registration (DCR), the Client ID Metadata Document
 //! (CIMD, draft-ietf-oauth-client-id-metadata-document-00), and the choice of token endpoint
-//! authentication (spec-checklist R1-R13, T1, T2, §6.3-6.5).
+//! authentication (RFC 6749 §2.3.1, RFC 8414 §2 `token_endpoint_auth_methods_supported`).
 //!
-//! The order pre-registered > CIMD > DCR (R2) is the machine's business; this module only builds
+//! The order pre-registered > CIMD > DCR (MCP 2025-11-25 Authorization, "Client Registration
+//! Approaches") is the machine's business; this module only builds
 //! and reads the documents. Functions take the AS's supported auth methods as a slice (see
 //! [`supported_auth_methods`]) rather than the metadata struct, so they stay independent of it.
 
@@ -14,20 +15,22 @@ use crate::secret::ClientSecret;
 use crate::session::{ClientAuthMethod, ClientKind, ClientRegistration};
 use crate::token::{error_from_response, oauth_error_in, response_document, uint_field};
 
-/// CIMD-00 §6.6: "recommended maximum response size … is 5 kilobytes"; an AS may refuse a
+/// CIMD draft 00 §6.6: "recommended maximum response size … is 5 kilobytes"; an AS may refuse a
 /// larger document, so we refuse to produce one.
 pub const MAX_CIMD_BYTES: usize = 5 * 1024;
 
-/// What the client asks for in a DCR request (RFC 7591 §2, OIDC-Reg §2, spec-checklist §6.3).
+/// What the client asks for in a DCR request (RFC 7591 §2, OpenID Connect Dynamic
+/// Client Registration §2).
 #[derive(Debug, Clone, Copy)]
 pub struct DcrParams<'a> {
     /// `client_name`, shown on the consent screen.
     pub client_name: &'a str,
-    /// The exact redirect URI the authorization request will use (R13).
+    /// The exact redirect URI the authorization request will use (RFC 7591 §2 `redirect_uris`).
     pub redirect_uri: &'a str,
     /// `scope`, if any; omitted when `None` or empty.
     pub scope: Option<&'a str>,
-    /// `application_type` (`native` or `web`), mandatory since 2026-07-28 (R9).
+    /// `application_type` (`native` or `web`), mandatory since 2026-07-28 (MCP
+    /// 2026-07-28 Client Registration, "Application Type and Redirect URI Constraints").
     pub application_type: &'a str,
     /// `software_id`.
     pub software_id: Option<&'a str>,
@@ -37,7 +40,8 @@ pub struct DcrParams<'a> {
 
 /// The RFC 7591 §3.1 registration request: a JSON `POST`. It registers a public client
 /// (`token_endpoint_auth_method: "none"` sent explicitly, because RFC 7591 §2 defaults to
-/// `client_secret_basic`), asks for `refresh_token` (T5) and names its `application_type` (R9).
+/// `client_secret_basic`), asks for `refresh_token` (MCP 2026-07-28 Authorization,
+/// "Refresh Tokens") and names its `application_type` (MCP 2026-07-28 Client Registration).
 pub fn dcr_request(registration_endpoint: &str, p: &DcrParams) -> HttpRequest {
     let mut body = Map::new();
     body.insert("client_name".into(), json!(p.client_name));
@@ -61,12 +65,14 @@ pub fn dcr_request(registration_endpoint: &str, p: &DcrParams) -> HttpRequest {
     HttpRequest::post_json(registration_endpoint, &Value::Object(body))
 }
 
-/// Reads a DCR response (RFC 7591 §3.2) into a registration bound to `issuer` (R10).
+/// Reads a DCR response (RFC 7591 §3.2) into a registration bound to `issuer` (MCP 2026-07-28
+/// Client Registration, "Authorization Server Binding").
 ///
 /// Success is 201 (200 tolerated). `client_id` must be a non-empty string without control
 /// characters; an empty `client_secret` means none; `client_secret_expires_at` 0 means never.
 /// The auth method comes from [`choose_auth_method`] with the AS's `supported` list, because
-/// the AS may hand out a secret it does not want used (T2 pitfall). The stored redirect URI is
+/// the AS may hand out a secret it does not want used (the conformance suite's default AS
+/// does exactly that). The stored redirect URI is
 /// the one we registered: a client only reuses the registration with that exact URI.
 pub fn parse_dcr_response(
     resp: &HttpResponse,
@@ -137,7 +143,8 @@ pub fn supported_auth_methods(advertised: Option<&[String]>) -> Vec<ClientAuthMe
     }
 }
 
-/// Chooses the token endpoint authentication (T1, T2; TS-SDK `selectClientAuthMethod` order).
+/// Chooses the token endpoint authentication (RFC 6749 §2.3.1; the order of the TypeScript
+/// SDK's `selectClientAuthMethod`).
 ///
 /// Without a secret the client is public: `none`. With one: the `registered` method if the AS
 /// supports it; else `client_secret_basic` if supported; else `client_secret_post` if
@@ -165,15 +172,15 @@ pub fn choose_auth_method(
     .unwrap_or(ClientAuthMethod::None)
 }
 
-/// The client's Client ID Metadata Document (CIMD-00 §4.1, MCP S11 L227-258, spec-checklist
-/// §6.5). Its URL is the `client_id`.
+/// The client's Client ID Metadata Document (CIMD draft 00 §4.1; MCP 2025-11-25
+/// Authorization, "Client ID Metadata Documents"). Its URL is the `client_id`.
 #[derive(Debug, Clone, Copy)]
 pub struct CimdParams<'a> {
     /// The https URL where the document is hosted; becomes `client_id` byte for byte.
     pub client_id_url: &'a str,
     /// `client_name`.
     pub client_name: &'a str,
-    /// Every redirect URI the client will use, exactly (CIMD-00 §4.5, R13).
+    /// Every redirect URI the client will use, exactly (CIMD draft 00 §4.5).
     pub redirect_uris: &'a [&'a str],
     /// `client_uri`.
     pub client_uri: Option<&'a str>,
@@ -187,7 +194,7 @@ pub struct CimdParams<'a> {
     pub software_version: Option<&'a str>,
 }
 
-/// Checks a CIMD `client_id` URL (CIMD-00 §3, R4): `https`, a path other than `/`, no `.` or
+/// Checks a CIMD `client_id` URL (CIMD draft 00 §3): `https`, a path other than `/`, no `.` or
 /// `..` segments (also percent-encoded, since RFC 3986 §6.2.2.2 treats `%2E` as `.`), no
 /// fragment, no userinfo. A query is allowed (a SHOULD NOT). The raw string is inspected, not a
 /// URL re-serialised by a parser, because parsing (WHATWG) silently removes dot segments and adds a `/` path (DESIGN
@@ -241,11 +248,12 @@ pub fn validate_client_id_url(url: &str) -> Result<(), Error> {
     }
 }
 
-/// Generates the Client ID Metadata Document to host at `client_id_url` (CIMD-00 §4.1).
+/// Generates the Client ID Metadata Document to host at `client_id_url` (CIMD draft 00 §4.1).
 ///
 /// `client_id` equals the URL byte for byte; the client is public
 /// (`token_endpoint_auth_method: "none"`) and the document never carries `client_secret` or
-/// `client_secret_expires_at` (CIMD-00 §4.1 MUST NOT). It asks for `refresh_token` (T5).
+/// `client_secret_expires_at` (CIMD draft 00 §4.1 MUST NOT). It asks for `refresh_token` (MCP
+/// 2026-07-28 Authorization, "Refresh Tokens").
 /// Errors with [`Error::Config`] on a bad URL, no redirect URIs, or a document over
 /// [`MAX_CIMD_BYTES`].
 pub fn cimd_document(p: &CimdParams) -> Result<Value, Error> {

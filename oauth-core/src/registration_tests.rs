@@ -77,7 +77,8 @@ fn malformed(detail: &str) -> Error {
 
 #[test]
 fn dcr_response_conformance_default_as() {
-    // The default conformance AS: methods ["none"], yet DCR returns a secret (T2 pitfall).
+    // The default conformance AS: methods ["none"], yet DCR returns a secret; the method
+    // follows the AS metadata (ARCHITECTURE.md §8).
     let r = HttpResponse::json(
         201,
         &json!({"client_id": "test-client-id", "client_secret": "test-client-secret",

@@ -23,11 +23,12 @@ const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
 /// §3.3 distinguishes the well-known construction from the `WWW-Authenticate` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrmSource {
-    /// The 401's `resource_metadata` parameter (P3, RFC 9728 §5.1).
+    /// The 401's `resource_metadata` parameter (RFC 9728 §5.1).
     Header,
-    /// `/.well-known/oauth-protected-resource<path>` built from the server URL (P4 step 1).
+    /// `/.well-known/oauth-protected-resource<path>` built from the server URL (RFC 9728 §3.1;
+    /// tried first).
     PathBased,
-    /// `/.well-known/oauth-protected-resource` at the server origin (P4 step 2).
+    /// `/.well-known/oauth-protected-resource` at the server origin (tried second).
     Root,
 }
 
@@ -46,9 +47,11 @@ pub struct PrmCandidate {
 pub struct ProtectedResourceMetadata {
     /// `resource`, raw (never normalised): it is sent verbatim as the RFC 8707 `resource`.
     pub resource: String,
-    /// `authorization_servers`, raw issuer strings, never empty (MCP S06 L77-78).
+    /// `authorization_servers`, raw issuer strings, never empty (MCP 2025-06-18
+    /// Authorization, "Authorization Server Location").
     pub authorization_servers: Vec<String>,
-    /// `scopes_supported` (drives scope selection, SC3).
+    /// `scopes_supported` (drives scope selection: MCP 2025-11-25 Authorization,
+    /// "Scope Selection Strategy").
     pub scopes_supported: Option<Vec<String>>,
     /// `resource_name` (human-readable).
     pub resource_name: Option<String>,
@@ -106,11 +109,12 @@ pub fn origin(url: &str) -> Option<String> {
     split_url(url).map(|(scheme, authority, _)| format!("{scheme}://{authority}"))
 }
 
-/// The PRM URLs to try, in order (P3/P4, RFC 9728 §3.1, §5.1).
+/// The PRM URLs to try, in order (RFC 9728 §3.1, §5.1; MCP 2025-11-25 Authorization,
+/// "Protected Resource Metadata Discovery Requirements").
 ///
 /// A `resource_metadata` URL from the 401 that is same-origin with the server is the only
 /// candidate (the conformance `prm-priority-order` check fails a client that also probes the
-/// root). A cross-origin one is ignored (a hostile 401 must not redirect discovery, BP26) and
+/// root). A cross-origin one is ignored (a hostile 401 must not redirect discovery: SSRF) and
 /// the well-known URLs are probed instead: path-based first (path without query, trailing `/`
 /// removed), then root; a server at the root gets only the root URL. A relative header value
 /// starting with `/` is resolved against the server origin.
@@ -314,7 +318,8 @@ pub(crate) fn opt_strings(obj: &Map<String, Value>, key: &str) -> Option<Vec<Str
         .collect()
 }
 
-/// A boolean member defaulting to false; non-booleans count as false (TS-SDK `.catch`).
+/// A boolean member defaulting to false; non-booleans count as false (as the TypeScript SDK's
+/// `.catch(undefined)` does).
 pub(crate) fn flag(obj: &Map<String, Value>, key: &str) -> bool {
     matches!(obj.get(key), Some(Value::Bool(true)))
 }

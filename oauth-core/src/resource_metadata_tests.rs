@@ -1,4 +1,5 @@
-//! Golden tests for RFC 9728 discovery (P3, P4, P6) and the PRM parser.
+//! Golden tests for RFC 9728 discovery (§3.1 well-known URLs, §3.3 resource check,
+//! §5.1 `resource_metadata`) and the PRM parser.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -94,7 +95,7 @@ fn origin_is_a_raw_prefix() {
     assert_eq!(origin("://c"), None);
 }
 
-// ---- candidates (P3 / P4) ----
+// ---- candidates (RFC 9728 §5.1 header URL, §3.1 path-based then root) ----
 
 #[test]
 fn candidates_without_header_probe_path_then_root() {
@@ -303,7 +304,7 @@ fn parse_rejects_oversized_body() {
     );
 }
 
-// ---- validate_resource (P6) ----
+// ---- validate_resource (RFC 9728 §3.3) ----
 
 use crate::config::ResourceMatch::{SameOriginPrefix, Strict};
 
@@ -443,7 +444,7 @@ fn default_ports_count_as_same_origin_in_prefix_mode() {
 }
 
 proptest! {
-    // Fixed seed: tests are deterministic (common.md).
+    // Fixed seed: tests are deterministic (ARCHITECTURE.md §2: randomness is injected).
     #![proptest_config(ProptestConfig {
         cases: 512,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x9728),

@@ -1,4 +1,4 @@
-//! Token revocation (RFC 7009; spec-checklist §4.11), used on logout.
+//! Token revocation (RFC 7009 §2), used on logout.
 //!
 //! MCP does not require it, but a logout that leaves a live refresh token at the AS is not a
 //! logout. The request uses the same client authentication as the token endpoint (RFC 7009

@@ -1,12 +1,15 @@
-//! Scope selection and step-up (spec-checklist SC1–SC6, C8).
+//! Scope selection and step-up (MCP 2025-11-25 Authorization, "Scope Selection Strategy", "Scope
+//! Challenge Handling"; MCP 2026-07-28 "Step-Up Authorization Flow", "Refresh Tokens").
 //!
-//! Initial scopes follow the 2025-11-25 priority (S11 L335-340): the caller's forced scopes, else
-//! the `scope` of the 401 challenge, else every PRM `scopes_supported`, else none (the `scope`
-//! parameter is then omitted). `offline_access` is added only when the authorization server lists
-//! it (SD-idx L308) and other scopes are requested. A step-up requests the union of the previous
-//! request and the challenged scopes (SD-idx L389-397), in a stable order.
+//! Initial scopes follow the 2025-11-25 priority ("Scope Selection Strategy"): the caller's forced
+//! scopes, else the `scope` of the 401 challenge, else every PRM `scopes_supported`, else none (the
+//! `scope` parameter is then omitted). `offline_access` is added only when the authorization server
+//! lists it (MCP 2026-07-28 Authorization, "Refresh Tokens") and other scopes are requested. A
+//! step-up requests the union of the previous request and the challenged scopes (MCP 2026-07-28
+//! "Step-Up Authorization Flow"), in a stable order.
 
-/// The `offline_access` scope (OIDC Core §11; SD-idx L299-313).
+/// The `offline_access` scope (OIDC Core §11; MCP 2026-07-28 Authorization, "Refresh
+/// Tokens").
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Scopes for a first authorization request.

@@ -1,4 +1,4 @@
-//! Secret newtypes (DESIGN.md §2, spec-checklist §5 item 13).
+//! Secret newtypes (ARCHITECTURE.md §7: no secret in `Debug`, logs or errors).
 //!
 //! Every value that grants access (tokens, codes, verifiers, client secrets, `state`) is wrapped in
 //! a type made by the private `secret_type!` macro: its `Debug` prints `Name([redacted])`, it has no `Display` and no

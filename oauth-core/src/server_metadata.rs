@@ -14,7 +14,7 @@ use crate::http::{HttpRequest, HttpResponse, Step};
 use crate::resource_metadata::{flag, json_object, opt_string, opt_strings, split_url};
 use crate::session::ClientAuthMethod;
 
-/// RFC 8414 §3 default suffix (A6: MCP defines no application-specific one).
+/// RFC 8414 §3 default suffix (MCP defines no application-specific one).
 const OAUTH_SUFFIX: &str = "/.well-known/oauth-authorization-server";
 /// OpenID Connect Discovery §4 suffix.
 const OIDC_SUFFIX: &str = "/.well-known/openid-configuration";
@@ -33,19 +33,20 @@ pub struct AuthorizationServerMetadata {
     pub registration_endpoint: Option<String>,
     /// `revocation_endpoint` (RFC 7009), used on logout.
     pub revocation_endpoint: Option<String>,
-    /// `scopes_supported` (gates `offline_access`, C8).
+    /// `scopes_supported` (gates `offline_access`: MCP 2026-07-28 Authorization,
+    /// "Refresh Tokens").
     pub scopes_supported: Option<Vec<String>>,
     /// `response_types_supported`.
     pub response_types_supported: Option<Vec<String>>,
     /// `grant_types_supported` (RFC 8414 default `["authorization_code","implicit"]` if absent).
     pub grant_types_supported: Option<Vec<String>>,
-    /// `code_challenge_methods_supported`; absent means no PKCE (RFC 8414 §2, A7).
+    /// `code_challenge_methods_supported`; absent means no PKCE (RFC 8414 §2).
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// `token_endpoint_auth_methods_supported`; see [`Self::auth_methods`].
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
-    /// `client_id_metadata_document_supported` (CIMD-00 §5, R2).
+    /// `client_id_metadata_document_supported` (CIMD draft 00 §5).
     pub client_id_metadata_document_supported: bool,
-    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3, I3).
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3).
     pub authorization_response_iss_parameter_supported: bool,
     /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
@@ -83,7 +84,8 @@ impl AuthorizationServerMetadata {
     }
 }
 
-/// The metadata URLs to probe for `issuer`, in order (A3/A4, RFC 8414 §3.1, OIDC Discovery §4).
+/// The metadata URLs to probe for `issuer`, in order (RFC 8414 §3.1, OIDC Discovery §4; MCP
+/// 2025-11-25 Authorization, "Authorization Server Metadata Discovery").
 ///
 /// Issuer with a path (a terminating `/` removed first): `<origin>/.well-known/oauth-
 /// authorization-server<path>`, `<origin>/.well-known/openid-configuration<path>`,
@@ -123,11 +125,11 @@ pub fn request(url: &str) -> HttpRequest {
 
 /// Parses one probe response for `expected_issuer` (RFC 8414 §3.2-3.3, OIDC Discovery §4.3).
 ///
-/// Non-200 is [`Error::HttpStatus`] (the machine decides whether to try the next candidate,
-/// A8). The `issuer` member must be a string byte-identical to `expected_issuer`, otherwise
-/// [`Error::IssuerMismatch`] and the document must not be used (A5; conformance
-/// `metadata-issuer-mismatch`, where a trailing `/` already counts as different; `found` is
-/// sanitised remote text for display, never reused). Endpoints are
+/// Non-200 is [`Error::HttpStatus`] (the machine decides whether to try the next candidate;
+/// no specification says which statuses move on). The `issuer` member must be a string
+/// byte-identical to `expected_issuer`, otherwise [`Error::IssuerMismatch`] and the document must
+/// not be used (RFC 8414 §3.3; conformance `metadata-issuer-mismatch`, where a trailing `/` already
+/// counts as different; `found` is sanitised remote text for display, never reused). Endpoints are
 /// optional here: the machine requires what its chosen flow needs.
 pub fn parse(
     response: &HttpResponse,
@@ -173,7 +175,8 @@ pub fn parse(
     })
 }
 
-/// Refuses an AS without PKCE `S256` when `require_s256` (A7, C2; MCP S11 L603-607). An absent
+/// Refuses an AS without PKCE `S256` when `require_s256` (MCP 2025-11-25 Authorization,
+/// "Authorization Code Protection"). An absent
 /// `code_challenge_methods_supported` refuses too: RFC 8414 §2 says "If omitted, the
 /// authorization server does not support PKCE". `require_s256 = false` is the explicit override
 /// for legacy servers; the client still sends S256.
@@ -184,10 +187,11 @@ pub fn check_pkce(meta: &AuthorizationServerMetadata, require_s256: bool) -> Res
     Ok(())
 }
 
-/// Stand-in metadata for a 2025-03-26 server without any metadata document (L3, MCP S03
-/// L157-172): issuer = the MCP origin, endpoints `/authorize`, `/token`, `/register` at that
-/// origin, PKCE S256 (cannot be verified, so assumed), a public
-/// client (`none`), and no `iss` advertisement. `origin` is raw `scheme://authority`.
+/// Stand-in metadata for a 2025-03-26 server without any metadata document (MCP 2025-03-26
+/// Authorization, "Fallbacks for Servers without Metadata Discovery"): issuer = the MCP origin,
+/// endpoints `/authorize`, `/token`, `/register` at that origin, PKCE S256 (cannot be verified, so
+/// assumed), a public client (`none`), and no `iss` advertisement. `origin` is raw
+/// `scheme://authority`.
 pub fn legacy_defaults(origin: &str) -> AuthorizationServerMetadata {
     let origin = origin.trim_end_matches('/');
     let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());

@@ -1,4 +1,6 @@
-//! Golden tests for RFC 8414 / OIDC discovery (A3-A5, A7, L3).
+//! Golden tests for RFC 8414 / OIDC discovery: probe order (RFC 8414 §3.1, OIDC
+//! Discovery §4), issuer identity (RFC 8414 §3.3), the PKCE capability check and the 2025-03-26
+//! default endpoints.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -26,7 +28,7 @@ fn strings(v: &[&str]) -> Option<Vec<String>> {
     Some(v.iter().map(|s| s.to_string()).collect())
 }
 
-// ---- candidates (A3 / A4) ----
+// ---- candidates (issuer with and without a path) ----
 
 #[test]
 fn candidates_issuer_without_path() {
@@ -279,7 +281,7 @@ fn legacy_defaults_for_2025_03_26() {
 }
 
 proptest! {
-    // Fixed seed: tests are deterministic (common.md).
+    // Fixed seed: tests are deterministic (ARCHITECTURE.md §2: randomness is injected).
     #![proptest_config(ProptestConfig {
         cases: 512,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x8414),

@@ -1,8 +1,9 @@
-//! The persisted session: everything a restart needs with zero discovery (DESIGN.md §2).
+//! The persisted session: everything a restart needs with zero discovery (ARCHITECTURE.md §2).
 //!
 //! Versioned serde JSON, keyed by the canonical server URL. It holds the raw `resource` and issuer
-//! strings (never re-serialized through `url::Url`, DESIGN.md §5), the token and revocation
-//! endpoints, the client registration bound to that issuer (SD-reg L181-191, spec-checklist R10),
+//! strings (never re-serialized through `url::Url`, ARCHITECTURE.md §8), the token and revocation
+//! endpoints, the client registration bound to that issuer (MCP 2026-07-28 Client Registration,
+//! "Authorization Server Binding"),
 //! and tokens with an absolute wall-clock expiry. A typical session stays under 2000 bytes of JSON
 //! so it fits a Windows credential (2560 bytes).
 
@@ -119,7 +120,8 @@ pub struct TokenSet {
     pub access_token: AccessToken,
     /// Its type.
     pub token_type: TokenType,
-    /// The refresh token, if the AS issued one (never assumed, SD-idx L309).
+    /// The refresh token, if the AS issued one (never assumed: MCP 2026-07-28
+    /// Authorization, "Refresh Tokens").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<RefreshToken>,
     /// Wall-clock expiry in Unix seconds; `None` = unknown (treated as valid until a 401).
@@ -129,6 +131,12 @@ pub struct TokenSet {
     /// are bound too), kept with them so a restart can still present them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_key: Option<DpopPrivateKey>,
+    /// Wall-clock time (Unix seconds) the tokens were issued to this client. With `expires_at`
+    /// it gives the lifetime, so every process sharing the store computes the same refresh
+    /// margin for a short-lived token (at most half its lifetime) instead of refreshing it at
+    /// each start. `None` in sessions stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at: Option<u64>,
 }
 
 impl TokenSet {
@@ -167,7 +175,8 @@ pub struct DiscoveryCache {
     /// PRM `scopes_supported`.
     #[serde(rename = "scopes", default, skip_serializing_if = "Option::is_none")]
     pub prm_scopes: Option<Vec<String>>,
-    /// The AS lists `offline_access` in `scopes_supported` (SD-idx L308).
+    /// The AS lists `offline_access` in `scopes_supported` (MCP 2026-07-28 Authorization,
+    /// "Refresh Tokens": `offline_access` only then).
     #[serde(
         rename = "offline",
         default,

@@ -1,4 +1,4 @@
-//! Time as it enters the machine (DESIGN.md §2: "two clocks travel together").
+//! Time as it enters the machine (ARCHITECTURE.md §2: two clocks travel together).
 //!
 //! The core never reads a clock. Each input carries a [`Now`]: a monotonic instant for deadlines
 //! (immune to wall-clock jumps) and the wall clock for token expiry, which is stored as an absolute

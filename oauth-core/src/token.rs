@@ -16,9 +16,9 @@ use crate::session::{ClientAuthMethod, ClientRegistration, TokenSet, TokenType};
 
 /// The authorization code grant request (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3).
 ///
-/// `redirect_uri` must be byte-identical to the one in the authorization request (T3), the
-/// `code_verifier` proves possession of the PKCE challenge (RFC 7636 §4.5, C1), and `resource`
-/// binds the token's audience (RFC 8707 §2.2, C4) whenever the caller has one.
+/// `redirect_uri` must be byte-identical to the one in the authorization request (RFC 6749 §4.1.3),
+/// the `code_verifier` proves possession of the PKCE challenge (RFC 7636 §4.5), and `resource`
+/// binds the token's audience (RFC 8707 §2.2) whenever the caller has one.
 pub fn code_exchange_request(
     token_endpoint: &str,
     client: &ClientRegistration,
@@ -39,7 +39,7 @@ pub fn code_exchange_request(
     authenticated_form(token_endpoint, pairs, client)
 }
 
-/// The refresh grant request (RFC 6749 §6, T7): the same `resource` and the same client
+/// The refresh grant request (RFC 6749 §6): the same `resource` and the same client
 /// authentication as the original exchange. `scope`, when given, must be a subset of what was
 /// granted (RFC 6749 §6); `None` keeps the granted scope.
 pub fn refresh_request(
@@ -130,7 +130,8 @@ pub struct TokenResponse {
     pub access_token: AccessToken,
     /// `token_type`, matched case-insensitively (RFC 6749 §5.1).
     pub token_type: TokenType,
-    /// `refresh_token`, if issued (never assumed, T6).
+    /// `refresh_token`, if issued (never assumed: MCP 2026-07-28 Authorization, "Refresh
+    /// Tokens").
     pub refresh_token: Option<RefreshToken>,
     /// `expires_in` seconds, between 1 and [`MAX_EXPIRES_IN_SECS`]; `None` means unknown
     /// (absent, or a value that could not be used: see `warnings`).
@@ -144,7 +145,8 @@ pub struct TokenResponse {
 impl TokenResponse {
     /// Converts to the persisted form with an absolute expiry (`now_wall + expires_in`, so a
     /// token outlives process restarts). A refresh response without a new refresh token keeps
-    /// the previous one (T7: only a rotated token replaces it).
+    /// the previous one (RFC 6749 §6: only a rotated token replaces
+    /// it).
     pub fn into_token_set(self, now_wall: u64, previous_refresh: Option<RefreshToken>) -> TokenSet {
         TokenSet {
             access_token: self.access_token,
@@ -152,6 +154,7 @@ impl TokenResponse {
             refresh_token: self.refresh_token.or(previous_refresh),
             expires_at: self.expires_in.map(|e| now_wall.saturating_add(e)),
             dpop_key: None,
+            obtained_at: Some(now_wall),
         }
     }
 

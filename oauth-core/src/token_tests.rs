@@ -128,7 +128,8 @@ fn secret_method_without_secret_falls_back_to_none() {
 
 #[test]
 fn none_method_with_secret_sends_no_secret() {
-    // Conformance pitfall (T2): a secret exists but the AS only supports `none`.
+    // Conformance pitfall (the method follows the AS metadata): a secret exists but the AS only
+    // supports `none`.
     let r = exchange(&client("cid", ClientAuthMethod::None, Some("sec")), None);
     assert_eq!(r.header("authorization"), None);
     assert!(!body(&r).contains("sec"));

@@ -3,13 +3,14 @@
 //! The core used to parse with the `url` crate, whose WHATWG host processing (IDNA / UTS 46)
 //! pulls in some thirty ICU crates, most of the core's dependency tree. The core needs far less:
 //! it keeps every identifier as the raw string it was given and never re-serialises one
-//! (DESIGN.md §5, conformance-suite.md §8 item 1); it only *inspects* URLs (scheme, userinfo,
-//! host, port, path) for the URL policy (spec-checklist §5 items 9–11, BP26), origin comparisons
-//! (RFC 9728 §3.3, P6) and the loopback callback path (RFC 8252 §7.3). [`parse`] does exactly that
+//! (ARCHITECTURE.md §8: `url::Url` would turn `http://localhost:P` into `http://localhost:P/`);
+//! it only *inspects* URLs (scheme, userinfo, host, port, path) for the URL policy (OAuth 2.1
+//! §1.5; the MCP Security Best Practices on SSRF), origin comparisons (RFC 9728 §3.3) and the
+//! loopback callback path (RFC 8252 §7.3). [`parse`] does exactly that
 //! and borrows every component from the input.
 //!
 //! It is deliberately stricter than a browser, because where two parsers disagree about a host an
-//! attacker can aim one at an address the other did not check (SSRF, BP26):
+//! attacker can aim one at an address the other did not check (SSRF; MCP Security Best Practices):
 //!
 //! - Whitespace, control characters and `\` anywhere are refused (WHATWG strips or rewrites them;
 //!   the raw string the adapter sends would differ from what was inspected).
@@ -81,7 +82,7 @@ impl Host<'_> {
     /// True for a registered name that other parsers would read as an IPv4 address in a legacy
     /// form (its last label is a decimal number or `0x` hex, per the WHATWG "ends in a number"
     /// rule), e.g. `2130706433`, `0x7f.1`, `127.1` or `127.0.0.1.`. Such a host means different
-    /// things to different resolvers, so the URL policy refuses it (SSRF, BP26).
+    /// things to different resolvers, so the URL policy refuses it (SSRF).
     pub fn is_ambiguous_ip(&self) -> bool {
         let Host::Name(name) = self else {
             return false;

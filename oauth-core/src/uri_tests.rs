@@ -16,7 +16,7 @@ fn bare_origin_kept_raw() {
     assert_eq!(u.host(), Host::Name("localhost"));
     assert_eq!(u.host_text(), "localhost");
     assert_eq!(u.port(), Some(3000));
-    assert_eq!(u.path(), "", "no `/` added to a bare origin (DESIGN.md §5)");
+    assert_eq!(u.path(), "", "no `/` added to a bare origin (kept raw)");
     assert_eq!((u.query(), u.fragment(), u.userinfo()), (None, None, None));
     assert_eq!(u.request_path(), "/");
     assert_eq!(

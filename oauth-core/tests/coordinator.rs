@@ -61,7 +61,9 @@ fn drive(
     for _ in 0..100 {
         match c.next_effect(now) {
             Effect::Done => return log,
-            Effect::Fetch { id, step, request } => {
+            Effect::Fetch {
+                id, step, request, ..
+            } => {
                 log.fetches.push(step);
                 let r = answer(step, &request);
                 c.fetched(now, id, r);
@@ -466,16 +468,94 @@ fn send_verdicts_follow_the_retry_budget() {
         .headers
         .push(("WWW-Authenticate".into(), CHALLENGE.into()));
     assert!(matches!(
-        c.send_verdict(T0, &unauthorized, true, 0),
+        c.send_verdict(T0, &unauthorized, true, 0, 0),
         SendVerdict::Retry { status: 401, ref www_authenticate } if www_authenticate.len() == 1
     ));
     assert!(matches!(
-        c.send_verdict(T0, &unauthorized, true, MAX_SEND_RETRIES),
+        c.send_verdict(T0, &unauthorized, true, MAX_SEND_RETRIES, 0),
         SendVerdict::Return
     ));
     assert!(matches!(
-        c.send_verdict(T0, &HttpResponse::json(200, &json!({})), true, 0),
+        c.send_verdict(T0, &HttpResponse::json(200, &json!({})), true, 0, 0),
         SendVerdict::Return
+    ));
+}
+
+#[test]
+fn a_silent_server_costs_one_network_budget_not_one_timeout_per_fallback() {
+    let mut c = coordinator(None);
+    let mut t = c.begin(Op::Login);
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let budget = Config::new(SERVER).operation_timeout;
+    let mut sent = 0;
+    let mut now = T0;
+    loop {
+        match c.next_effect(now) {
+            Effect::Done => break,
+            Effect::Fetch { id, timeout, .. } => {
+                sent += 1;
+                assert!(timeout <= budget);
+                // The server accepts the connection and never answers: the whole budget goes.
+                now = Now::new(now.instant + timeout, now.wall + timeout.as_secs());
+                c.fetched(
+                    now,
+                    id,
+                    Err(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        "timed out",
+                    )),
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        sent, 1,
+        "the fallback URLs are not tried once the budget is spent"
+    );
+    match c.poll(&mut t, now) {
+        Plan::Fail(Failure::Core(e)) => {
+            assert_eq!(e.fault(), Fault::Transport);
+            assert!(e.to_string().contains("timed out"), "the first cause: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn after_a_login_a_request_is_retried_for_a_nonce_but_not_for_another_refusal() {
+    let mut store = None;
+    let mut c = coordinator(None);
+    let mut t = c.begin(Op::Login);
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let log = drive(
+        &mut c,
+        T0,
+        |step, _| match step {
+            Step::ResourceMetadata => Ok(HttpResponse::json(200, &prm_doc())),
+            Step::ServerMetadata => Ok(HttpResponse::json(200, &meta_doc())),
+            Step::Registration => Ok(HttpResponse::json(201, &dcr_doc())),
+            _ => Ok(HttpResponse::json(200, &token_doc())),
+        },
+        &mut store,
+        true,
+    );
+    assert_eq!(log.browser, 1);
+    let refused = |value: &str| {
+        let mut r = HttpResponse::json(401, &json!({}));
+        r.headers.push(("WWW-Authenticate".into(), value.into()));
+        r
+    };
+    // The login ran for this request (launches were 0 when it was first sent).
+    let plain = refused(r#"Bearer error="invalid_token""#);
+    assert!(matches!(
+        c.send_verdict(T0, &plain, true, 1, 0),
+        SendVerdict::Return
+    ));
+    let nonce = refused(r#"DPoP error="use_dpop_nonce""#);
+    assert!(matches!(
+        c.send_verdict(T0, &nonce, true, 1, 0),
+        SendVerdict::Retry { .. }
     ));
 }
 

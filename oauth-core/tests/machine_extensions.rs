@@ -1,4 +1,5 @@
-//! Machine-to-machine grants and DPoP through the machine (spec-checklist §2.12, §4.12, §4.13):
+//! Machine-to-machine grants and DPoP through the machine (MCP authorization
+//! extensions SEP-1046, SEP-1933, SEP-990; RFC 9449):
 //! client credentials, workload-identity jwt-bearer, enterprise-managed authorization, DPoP
 //! proofs on token and resource requests, AS and RS nonces, and the DPoP key surviving a
 //! restart.

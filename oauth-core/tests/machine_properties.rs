@@ -1,6 +1,6 @@
-//! Property tests of the machine's safety invariants (DESIGN.md §4: "tokens only go to the
+//! Property tests of the machine's safety invariants (ARCHITECTURE.md §10): tokens only go to the
 //! discovered issuer's token endpoint; `resource` always sent; `state` always checked; no
-//! panics").
+//! panics.
 //!
 //! A self-contained fake world (one MCP server, two authorization servers with random issuers,
 //! endpoint hosts, auth methods, registration and `iss` support) answers every effect the

@@ -1,7 +1,7 @@
-//! `{:?}` of every public type that holds a secret shows no secret (spec-checklist §5 item 13,
-//! DESIGN.md §4 "`Debug` that leaks nothing"): tokens, client secrets, codes, PKCE verifiers and
-//! `state` (RFC 6749 §10.3, §10.5, §10.12; RFC 7636 §4.1). Also: after an `iss` mismatch the
-//! authorization server's error text is not surfaced at all (RFC 9207 §2.4, spec-checklist I5).
+//! `{:?}` of every public type that holds a secret shows no secret (ARCHITECTURE.md §7): tokens,
+//! client secrets, codes, PKCE verifiers and `state` (RFC 6749 §10.3, §10.5, §10.12; RFC 7636
+//! §4.1). Also: after an `iss` mismatch the authorization server's error text is not surfaced at
+//! all (RFC 9207 §2.4; MCP 2026-07-28 Authorization, "Authorization Response Validation").
 
 mod scenario;
 
@@ -290,8 +290,9 @@ fn callback_params_pkce_token_response_and_route_hide_secrets() {
     assert_clean("Route", &format!("{r:?}"), &[CODE, state.expose_secret()]);
 }
 
-/// RFC 9207 §2.4 / spec-checklist I5: a response from the wrong issuer is answered with
-/// `IssMismatch` only; a phishing `error_description` never reaches the user.
+/// RFC 9207 §2.4 and MCP 2026-07-28 "Authorization Response Validation": a response from the wrong
+/// issuer is answered with `IssMismatch` only; a phishing `error_description` never reaches the
+/// user.
 #[test]
 fn iss_mismatch_drops_a_phishing_error_description() {
     let mut at = Scenario::new().waiting_callback();

@@ -1,4 +1,4 @@
-//! The persisted session stays small and strict (session.rs, DESIGN.md §2): a typical session
+//! The persisted session stays small and strict (session.rs, ARCHITECTURE.md §2): a typical session
 //! serialises under 2000 bytes of JSON so it fits a Windows credential blob (2560 bytes), it
 //! round-trips through `Session::from_json`, and unknown versions or garbage are refused rather
 //! than half-read.
@@ -53,6 +53,7 @@ fn typical(access_token: &str) -> Session {
             )),
             expires_at: Some(1_700_003_600),
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec![
             "mcp:read".into(),

@@ -5,7 +5,7 @@
 
 use mcp_oauth_core::{HttpRequest, HttpResponse};
 
-/// The browser step of the harness (conformance-suite.md §2.3): the authorization endpoint
+/// The browser step of the conformance harness (ARCHITECTURE.md §10): the authorization endpoint
 /// answers the GET with a 302 whose `Location` is the redirect URI carrying `code`, `state` and
 /// `iss`. Returns that URL (resolved against `authorization_url` when relative), never following
 /// it: nothing listens on the redirect URI's port in every setup, and the library's callback

@@ -1,6 +1,6 @@
 //! # mcp-oauth-tests
 //!
-//! Test infrastructure for mcp-oauth (DESIGN.md §4, test layers):
+//! Test infrastructure for mcp-oauth (ARCHITECTURE.md §10, test layers):
 //!
 //! - [`testbed`], [`serve`], [`mcp`]: re-exported from `mcp-oauth-testbed` (the servers of
 //!   every conformance client-auth scenario, on a virtual clock or on loopback sockets, and the

@@ -1,5 +1,5 @@
 //! Deterministic simulation: the core [`Machine`] driven against the [`Testbed`] servers on a
-//! virtual clock, with no sockets, threads or real time (DESIGN.md §4, "tests come in layers").
+//! virtual clock, with no sockets, threads or real time (ARCHITECTURE.md §10, test layers).
 //!
 //! The [`Sim`] plays the adapter: it interprets every [`Output`] (fetches go to the testbed, the
 //! "browser" is a GET of the authorization URL whose `302 Location` is routed through the core's

@@ -4,7 +4,7 @@
 //! refresh at the same moment. Exactly one refresh request may reach the server: the file
 //! store's cross-process lock, and the core re-reading the session under it (`LoadSession`
 //! before a refresh), make the others adopt the token the first one stored
-//! (ecosystem.md, "File store fallback").
+//! (ARCHITECTURE.md §6).
 //!
 //! The test binary re-executes itself: [`child_process_entry_point`] does nothing unless
 //! [`ROLE_VAR`] is set, in which case it plays one child.

@@ -1,5 +1,5 @@
 //! The sans-IO MCP client codec (`mcp_oauth_tests::mcp`): exact requests on both wires
-//! (conformance-suite.md §2.2, §2.4), SSE parsing, session ids, error mapping, and end-to-end
+//! (ARCHITECTURE.md §8, two MCP wires), SSE parsing, session ids, error mapping, and end-to-end
 //! calls against the in-process testbed with a token the core machine obtained.
 
 use mcp_oauth_core::{HeaderState, HttpRequest, HttpResponse, Method};

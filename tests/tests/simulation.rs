@@ -1,5 +1,5 @@
 //! Deterministic simulation of every client-auth scenario of the official MCP conformance suite
-//! (conformance-suite.md §3.1–§3.3) against the testbed, plus the restart / refresh / logout
+//! (`testbed/src/testbed/scenarios.rs`) against the testbed, plus the restart / refresh / logout
 //! round-trip floor (issue: first login 5 with DCR, 4 with CIMD or pre-registration, restart 0,
 //! refresh 1).
 //!

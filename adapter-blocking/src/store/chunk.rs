@@ -1,7 +1,7 @@
 //! Splitting values too large for one keychain entry (pure; the IO is in `keychain.rs`).
 //!
 //! The Windows Credential Manager rejects secrets over 2560 bytes, and MCP clients broke on it
-//! (ecosystem.md, "Keychain"; apify/mcpc#409). Every platform applies the same rule so a session
+//! (ARCHITECTURE.md §6; apify/mcpc#409). Every platform applies the same rule so a session
 //! saved on Linux behaves like one saved on Windows: a value over [`CHUNK_LIMIT`] bytes is stored
 //! as chunks `<user>#0..n`, each valid UTF-8 (some Secret Service back ends, such as KDE Wallet,
 //! store only text), plus a manifest under `<user>` giving the count, total length and SHA-256 of

@@ -51,7 +51,9 @@ pub struct Demo {
 /// The servers' behaviour: scopes split so that `tools/list` needs `mcp:basic` and
 /// `admin-tool` needs `mcp:write`, which PRM does not advertise, so the first login asks for
 /// `mcp:basic` only and the admin call needs a step-up; MCP sessions on the stateful wire; the
-/// testbed checks the first scope (SC3) and that the step-up asks for the union (SC5).
+/// testbed checks the first scope (MCP 2025-11-25 Authorization, "Scope Selection
+/// Strategy") and that the step-up asks for the union (MCP 2026-07-28 "Step-Up Authorization
+/// Flow").
 fn testbed_config() -> TestbedConfig {
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     TestbedConfig {

@@ -47,13 +47,18 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     /// Judges the answer to a request sent with `header_sent` after `retries` earlier retries:
     /// records a `DPoP-Nonce` (RFC 9449 §9), counts a 2xx as success, and asks for a challenge
-    /// round on 401/403 until [`MAX_SEND_RETRIES`] is spent.
+    /// round on 401/403 until [`MAX_SEND_RETRIES`] is spent, or until a login already ran for
+    /// this request: `launches_before` is [`Coordinator::browser_launches`] when the request was
+    /// first sent, so one request never sends the user to the browser twice (a server that
+    /// refuses a brand-new token will refuse the next one too: wrong token type, audience or
+    /// scope).
     pub fn send_verdict(
         &mut self,
         now: Now,
         response: &HttpResponse,
         header_sent: bool,
         retries: u32,
+        launches_before: u64,
     ) -> SendVerdict<E> {
         if let Some(nonce) = response.header("dpop-nonce") {
             self.resource_nonce(now, nonce);
@@ -68,15 +73,22 @@ impl<E: AdapterFailure> Coordinator<E> {
         if self.has_static_header() {
             return SendVerdict::Fail(Failure::StaticHeaderRejected { status });
         }
-        if retries >= MAX_SEND_RETRIES {
+        let www_authenticate: Vec<String> = response
+            .header_all("www-authenticate")
+            .map(str::to_owned)
+            .collect();
+        // A nonce request (RFC 9449 §9) is not a refusal of the token: retrying with the nonce
+        // is not a second login.
+        let values: Vec<&str> = www_authenticate.iter().map(String::as_str).collect();
+        let wants_nonce =
+            crate::challenge::auth_challenge(&values).error.as_deref() == Some("use_dpop_nonce");
+        let logged_in = self.browser_launches() > launches_before;
+        if retries >= MAX_SEND_RETRIES || (logged_in && !wants_nonce) {
             return SendVerdict::Return;
         }
         SendVerdict::Retry {
             status,
-            www_authenticate: response
-                .header_all("www-authenticate")
-                .map(str::to_owned)
-                .collect(),
+            www_authenticate,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Machine-to-machine grants and DPoP (spec-checklist §2.12, §4.12, §4.13): client credentials
+//! Machine-to-machine grants and DPoP (MCP authorization extensions; RFC 7523; RFC 9449): client
+//! credentials
 //! (`io.modelcontextprotocol/oauth-client-credentials`), the RFC 7523 jwt-bearer grant for
 //! workload identity (SEP-1933), enterprise-managed authorization (SEP-990: RFC 8693 exchange at
 //! the IdP, then jwt-bearer), `private_key_jwt` client authentication, and RFC 9449 proofs with

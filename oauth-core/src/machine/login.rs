@@ -19,7 +19,8 @@ impl Machine {
         self.register_or_authorize(now, flow, listener);
     }
 
-    /// Registration priority (spec-checklist R2): pre-registered > CIMD > stored DCR client for
+    /// Registration priority (MCP 2025-11-25 Authorization, "Client Registration Approaches"):
+    /// pre-registered > CIMD > stored DCR client for
     /// this issuer and redirect URI > new DCR registration.
     pub(super) fn register_or_authorize(&mut self, now: Now, mut flow: Flow, listener: Listener) {
         let Some(meta) = flow.meta.clone() else {

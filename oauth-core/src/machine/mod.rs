@@ -1,4 +1,5 @@
-//! The authorization state machine: every transition in one place (h11 style, DESIGN.md §2).
+//! The authorization state machine: one private `State` enum, all transitions in `machine/`
+//! (h11 style; the state graph is drawn in ARCHITECTURE.md §3).
 //!
 //! The machine only sequences the step modules; each step's request builder and response parser
 //! lives in its own module. All inputs carry a [`Now`]; all effects leave through
@@ -69,7 +70,8 @@ pub struct Machine {
     cached_prm: Option<ProtectedResourceMetadata>,
     cached_meta: Option<AuthorizationServerMetadata>,
     cached_prm_url: Option<String>,
-    /// Authorization requests in the current chain (spec-checklist SC6).
+    /// Authorization requests in the current chain, bounded by `max_authorization_attempts` (MCP
+    /// 2025-11-25 Authorization, "Step-Up Authorization Flow": retry limits).
     attempts: u32,
     /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
     refreshed_after_401: bool,
@@ -129,8 +131,9 @@ struct Flow {
     discovery_cause: Option<Error>,
 }
 
-/// What the browser step must verify (spec-checklist I1: issuer stored with state and verifier),
-/// and what it holds open.
+/// What the browser step must verify (the issuer is stored with `state` and
+/// the verifier: MCP 2026-07-28 Authorization, "Authorization Response Validation"), and
+/// what it holds open.
 struct Pending {
     flow: Flow,
     state: StateToken,
@@ -390,7 +393,11 @@ impl Machine {
     /// obtained (a 30-second token must not be refreshed on every call with a 60-second margin).
     fn effective_margin(&self, tokens: &crate::session::TokenSet) -> u64 {
         let margin = self.config.refresh_margin.as_secs();
-        match (self.tokens_obtained_at, tokens.expires_at) {
+        // The stored issue time first: another process may have obtained these tokens.
+        match (
+            tokens.obtained_at.or(self.tokens_obtained_at),
+            tokens.expires_at,
+        ) {
             (Some(obtained), Some(expires)) if expires > obtained => {
                 margin.min((expires - obtained) / 2)
             }
@@ -541,7 +548,7 @@ impl Machine {
 
     fn on_http(&mut self, now: Now, id: RequestId, result: Fetched) {
         if self.state.request_id() != Some(id) {
-            return; // unknown or stale id: ignored (DESIGN.md §2)
+            return; // unknown or stale id: ignored (ARCHITECTURE.md §2)
         }
         let mut state = std::mem::replace(&mut self.state, State::Idle);
         if let (Ok(resp), Some(call)) = (&result, state.token_call_mut()) {

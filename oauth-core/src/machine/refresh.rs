@@ -55,7 +55,6 @@ impl Machine {
     /// Under the store lock: if another process already refreshed, adopt its token; otherwise
     /// spend the (freshly re-read) refresh token.
     pub(super) fn refresh_with(&mut self, now: Now, loaded: Option<Session>) {
-        let margin = self.config.refresh_margin.as_secs();
         let ours = self
             .session
             .as_ref()
@@ -64,6 +63,9 @@ impl Machine {
         if let Some(s) = loaded {
             self.adopt_settings(&s);
             let theirs = s.tokens.as_ref().map(|t| t.access_token.expose_secret());
+            // The same margin every process computes for these tokens (at most half their
+            // lifetime), so a short-lived token another process just obtained is adopted.
+            let margin = s.tokens.as_ref().map_or(0, |t| self.effective_margin(t));
             if s.has_usable_token(now.wall, margin) && theirs != ours.as_deref() {
                 self.tokens_obtained_at = None;
                 self.session = Some(s);
@@ -130,6 +132,14 @@ impl Machine {
                 self.emit(Output::StoreSession(session.clone()));
                 let previous = session.scopes.clone();
                 self.session = Some(session);
+                self.begin_discovery(now, AuthChallenge::default(), previous);
+            }
+            // The MCP server already refused the access token (this refresh answers its 401),
+            // so that token is worth nothing, and the AS refused the refresh for a reason that
+            // does not condemn the refresh token (a bound one sent without a proof, RFC 9449
+            // §5): log in again, keeping the session as it is until a new one replaces it.
+            Err(e) if self.refreshed_after_401 && e.oauth_code().is_some() && !e.is_transient() => {
+                let previous = session.scopes.clone();
                 self.begin_discovery(now, AuthChallenge::default(), previous);
             }
             // Network or protocol trouble, or an error that does not condemn the refresh

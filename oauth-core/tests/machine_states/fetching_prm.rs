@@ -7,7 +7,8 @@ fn not_found_tries_the_next_candidate_then_legacy_metadata_at_the_origin() {
         describe_all(&at.respond_status(404)),
         [get(RM, PRM_ROOT_URL)]
     );
-    // No PRM anywhere: 2025-03-26 servers keep the AS at the server origin (L2).
+    // No PRM anywhere: 2025-03-26 servers keep the AS at the server origin (MCP
+    // 2025-03-26 Authorization, "Server Metadata Discovery").
     assert_eq!(
         describe_all(&at.respond_status(404)),
         [get(
@@ -22,7 +23,8 @@ fn not_found_tries_the_next_candidate_then_legacy_metadata_at_the_origin() {
             "https://mcp.example.com/.well-known/openid-configuration"
         )]
     );
-    // No metadata either (L3): default endpoints at the origin.
+    // No metadata either: default endpoints at the origin (MCP 2025-03-26 Authorization,
+    // "Fallbacks for Servers without Metadata Discovery").
     assert_eq!(describe_all(&at.respond_status(404)), ["listen None"]);
     let out = at.feed(loopback_ready());
     assert_eq!(

@@ -1,5 +1,5 @@
-//! Scenario tests, one module per machine state (DESIGN.md §4, ureq-proto style): every input
-//! that matters in that state, with the exact outputs (order and content) and the resulting
+//! Scenario tests, one module per machine state (ARCHITECTURE.md §10, ureq-proto style): every
+//! input that matters in that state, with the exact outputs (order and content) and the resulting
 //! status. The [`scenario`] builder puts the machine in the state; canned documents are in
 //! `scenario/mod.rs`.
 //!

@@ -124,7 +124,8 @@ fn a_pasted_redirect_url_is_accepted() {
     );
 }
 
-/// RFC 9207 §2.4 table (spec-checklist I3/I4): (advertised, iss) → accepted?
+/// RFC 9207 §2.4 table as MCP 2026-07-28 Authorization, "Authorization Response Validation",
+/// applies it, with no normalisation: (advertised, iss) → accepted?
 #[test]
 fn iss_table() {
     let rows: [(bool, Option<&str>, bool); 8] = [

@@ -1,5 +1,5 @@
 //! A `Scenario` builder that puts a [`Machine`] in any state by feeding canned responses
-//! (ureq-proto style, DESIGN.md §4: "a `Scenario` builder that can put the machine in any state").
+//! (ureq-proto style; ARCHITECTURE.md §10).
 //!
 //! ```text
 //! let mut at = Scenario::new().waiting_callback();
@@ -61,7 +61,7 @@ pub const REFRESH_TOKEN: &str = "rt-1-tGzv3JOkF0XG5Qx2TlKWIA";
 /// Scopes the challenge asks for.
 pub const CHALLENGE: &str = r#"Bearer error="invalid_token", scope="mcp:read mcp:write""#;
 /// Scopes the authorization request carries: challenge scopes, plus `offline_access` because
-/// the AS lists it (SD-idx L308).
+/// the AS lists it (MCP 2026-07-28 Authorization, "Refresh Tokens").
 pub const SCOPES: [&str; 3] = ["mcp:read", "mcp:write", "offline_access"];
 /// Token lifetime in the canned token response.
 pub const EXPIRES_IN: u64 = 3600;
@@ -677,6 +677,7 @@ pub fn canned_session(expires_at: Option<u64>, refresh_token: Option<&str>) -> S
             refresh_token: refresh_token.map(RefreshToken::new),
             expires_at,
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
         discovery: None,

@@ -1,5 +1,6 @@
 //! The MCP client side of JSON-RPC over Streamable HTTP, sans-IO: it builds [`HttpRequest`]s and
-//! reads [`HttpResponse`]s, the caller moves them (conformance-suite.md §2.2, §2.4). Used by the
+//! reads [`HttpResponse`]s, the caller moves them (MCP Streamable HTTP
+//! transport; ARCHITECTURE.md §8). Used by the
 //! conformance client, the `mcp-oauth call` command and tests.
 //!
 //! Two wires:

@@ -1,5 +1,5 @@
 //! The pure [`Testbed`] on real loopback sockets, for the adapters' integration tests, the
-//! `mcp-oauth demo` command and the side-by-side benchmark (DESIGN.md §4, test layers).
+//! `mcp-oauth demo` command and the side-by-side benchmark (ARCHITECTURE.md §10, test layers).
 //!
 //! Each origin (MCP server, AS₁, optionally AS₂) gets its own `127.0.0.1:0` listener, bound
 //! *before* the testbed is built so the testbed knows the real ports. The listener an HTTP request

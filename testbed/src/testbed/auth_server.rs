@@ -3,7 +3,7 @@
 //! `authorize.rs`, client authentication in `client_auth.rs`, the token and revocation endpoints
 //! in `token_endpoint.rs`.
 //!
-//! It answers like the conformance mock AS (`createAuthServer.ts`, conformance-suite.md §2.2) but
+//! It answers like the conformance mock AS (`createAuthServer.ts` in the harness) but
 //! verifies what that AS does not, recording each slip as a violation.
 
 use std::collections::BTreeMap;
@@ -144,7 +144,8 @@ impl AuthServer {
         format!("{}{}/{name}", self.origin, self.prefix())
     }
 
-    /// Whether the redirect's `iss` makes redeeming the code a mistake (I3, I4).
+    /// Whether the redirect's `iss` makes redeeming the code a mistake (RFC 9207 §2.4 as MCP
+    /// 2026-07-28 "Authorization Response Validation" applies it).
     pub fn iss_is_bad(&self) -> bool {
         match &self.cfg.iss_in_redirect {
             IssMode::Correct => false,
@@ -191,7 +192,7 @@ impl AuthServer {
     }
 
     /// Records the violation of a client that found this AS's endpoints through metadata whose
-    /// `issuer` did not match (RFC 8414 §3.3, spec-checklist A5, `metadata-issuer-mismatch`).
+    /// `issuer` did not match (RFC 8414 §3.3, `metadata-issuer-mismatch`).
     pub fn note_endpoint_use(&self, ctx: &mut Ctx<'_>, endpoint: &str) {
         if let Some(bad) = &self.cfg.issuer_override {
             ctx.violation(

@@ -1,8 +1,10 @@
 //! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1): the "browser step" of the
-//! conformance suite (conformance-suite.md §2.3). It answers at once with `302 Location:
+//! conformance suite (ARCHITECTURE.md §10). It answers at once with `302 Location:
 //! <redirect_uri>?code=..&state=..&iss=..`, like the conformance AS, but first checks client,
-//! `redirect_uri`, PKCE (C1, C3), `state` (C7), `resource` (C4), `offline_access` (C8) and the
-//! first request's scope (SC3), recording each slip.
+//! `redirect_uri`, PKCE (RFC 7636 §4.2, S256 only), `state` (RFC 6749 §10.12), `resource`
+//! (RFC 8707 §2.1), `offline_access` (MCP 2026-07-28 "Refresh Tokens") and the first request's
+//! scope (MCP 2025-11-25 "Scope Selection Strategy"), recording each slip. Violation labels in
+//! parentheses are listed in ARCHITECTURE.md §10.
 
 use mcp_oauth_core::HttpResponse;
 
@@ -157,7 +159,8 @@ impl AuthServer {
     }
 
     /// Records an unknown `client_id`; one that belongs to the other AS is the SEP-2352 leak
-    /// (`sep-2352-no-cross-as-credential-reuse`, R10).
+    /// (`sep-2352-no-cross-as-credential-reuse`; MCP 2026-07-28 Client Registration,
+    /// "Authorization Server Binding").
     pub(crate) fn unknown_client(
         &self,
         ctx: &mut Ctx<'_>,
@@ -183,8 +186,9 @@ impl AuthServer {
         }
     }
 
-    /// The scope checks of the scope scenarios: the first request (SC3) and the step-up
-    /// re-authorization, which must carry prior ∪ challenged scopes (SC5).
+    /// The scope checks of the scope scenarios: the first request (MCP 2025-11-25
+    /// "Scope Selection Strategy") and the step-up re-authorization, which must carry prior ∪
+    /// challenged scopes (MCP 2026-07-28 "Step-Up Authorization Flow").
     fn check_scope_expectations(&self, ctx: &mut Ctx<'_>, scopes: &[String]) {
         let lacking = |want: &[String]| -> Vec<String> {
             want.iter()

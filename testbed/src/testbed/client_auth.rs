@@ -1,4 +1,4 @@
-//! Token endpoint client authentication (RFC 6749 §2.3.1, spec-checklist T1, T2): the client
+//! Token endpoint client authentication (RFC 6749 §2.3.1): the client
 //! must use exactly the method it is registered for. A public client that sends the secret the
 //! default AS handed it anyway (the conformance trap) is refused, as is Basic for a `post` client.
 
@@ -10,7 +10,7 @@ use super::util::{decode_basic, first, oauth_error};
 
 impl AuthServer {
     /// RFC 6749 §2.3 client authentication with the client's registered method only; a secret
-    /// sent by a `none` client or the wrong channel is refused (T1, T2).
+    /// sent by a `none` client or the wrong channel is refused.
     pub(crate) fn authenticate_client(
         &self,
         ctx: &mut Ctx<'_>,

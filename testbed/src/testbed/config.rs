@@ -1,5 +1,5 @@
 //! Every behaviour knob of the testbed, each tied to the conformance scenario that needs it
-//! (conformance-suite.md §3). [`TestbedConfig::default`] is a strict, full-featured AS + RS;
+//! (`scenarios.rs`). [`TestbedConfig::default`] is a strict, full-featured AS + RS;
 //! [`TestbedConfig::conformance`](super::TestbedConfig::conformance) gives the mock servers of one
 //! conformance scenario.
 
@@ -23,7 +23,8 @@ pub enum PrmLocation {
     None,
 }
 
-/// One well-known URL form under which the AS serves its metadata (spec-checklist A2-A4).
+/// One well-known URL form under which the AS serves its metadata (RFC 8414 §3.1, OIDC Discovery
+/// §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataForm {
     /// RFC 8414 §3 path insertion: `/.well-known/oauth-authorization-server<issuer path>`.
@@ -54,7 +55,7 @@ impl MetadataForm {
     }
 }
 
-/// The RFC 9207 `iss` the authorization redirect carries (spec-checklist I3, I4).
+/// The RFC 9207 `iss` the authorization redirect carries (RFC 9207 §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssMode {
     /// The issuer, byte for byte (`auth/iss-supported`).
@@ -101,7 +102,8 @@ pub enum WireMode {
     Stateless,
 }
 
-/// A client registered with the AS out of band (`auth/pre-registration`, spec-checklist R7).
+/// A client registered with the AS out of band (`auth/pre-registration`; MCP 2025-11-25
+/// Authorization, "Client Registration Approaches").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreRegistration {
     /// `client_id` (conformance: `pre-registered-client`).
@@ -111,7 +113,8 @@ pub struct PreRegistration {
     pub client_secret: String,
 }
 
-/// What the first authorization request's `scope` must look like (scope selection, SC3).
+/// What the first authorization request's `scope` must look like (MCP 2025-11-25
+/// Authorization, "Scope Selection Strategy").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExpectedScope {
     /// It must contain every one of these (`auth/scope-from-www-authenticate`: `mcp:basic`;
@@ -137,7 +140,7 @@ pub struct TestbedConfig {
     /// var1 and var2 no). Ignored with [`PrmLocation::None`].
     pub prm_in_challenge: bool,
     /// Overrides PRM `resource` (`auth/resource-mismatch`: `https://evil.example.com/mcp`). An
-    /// authorization request after such a PRM is a violation (RFC 9728 §3.3, P6).
+    /// authorization request after such a PRM is a violation (RFC 9728 §3.3).
     pub prm_resource: Option<String>,
     /// PRM `scopes_supported` (`scope-from-scopes-supported`: `mcp:basic mcp:read mcp:write`;
     /// `scope-step-up`: the decoy `mcp:profile`; `None` omits it).
@@ -201,34 +204,36 @@ pub struct TestbedConfig {
     /// `token_endpoint_auth_methods_supported`; DCR registers the requested method if listed, else
     /// the first (`token-endpoint-auth-basic` / `-post` / `-none`).
     pub token_endpoint_auth_methods: Vec<ClientAuthMethod>,
-    /// DCR returns a `client_secret` even for method `none` (the conformance default, spec-checklist
-    /// T2's trap). Methods basic and post always get a secret.
+    /// DCR returns a `client_secret` even for method `none` (the conformance default: a
+    /// client must still authenticate as the AS metadata says). Methods basic and post always get a
+    /// secret.
     pub dcr_returns_secret: bool,
     /// DCR echoes `token_endpoint_auth_method` (`token-endpoint-auth-*` do; the default conformance
     /// AS does not).
     pub dcr_echoes_auth_method: bool,
     /// Record a violation when a DCR body lacks `application_type` (`sep-837-application-type-present`)
-    /// or `grant_types` ∌ `refresh_token` (`sep-2207-client-metadata-grant-types`, T5).
+    /// or `grant_types` ∌ `refresh_token` (`sep-2207-client-metadata-grant-types`).
     pub strict_dcr_metadata: bool,
     /// A pre-registered client (`auth/pre-registration`: wrong or missing credentials give 401
     /// `invalid_client`).
     pub pre_registered: Option<PreRegistration>,
-    /// `code_challenge_methods_supported`; `None` omits it (the client must then refuse, A7).
+    /// `code_challenge_methods_supported`; `None` omits it (the client must then refuse:
+    /// MCP 2025-11-25 Authorization, "Authorization Code Protection").
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// AS `scopes_supported` (`offline-access-scope`: `mcp:basic offline_access`;
     /// `offline-access-not-supported`: `mcp:basic mcp:read`). Asking for `offline_access` when a
-    /// list is given without it is a violation (C8).
+    /// list is given without it is a violation (MCP 2026-07-28 "Refresh Tokens").
     pub as_scopes_supported: Option<Vec<String>>,
     /// Check on the first authorization request's `scope` (`scope-from-*`, `scope-step-up`).
     pub expected_first_scope: Option<ExpectedScope>,
     /// Scopes the second authorization request must contain: prior ∪ challenged
-    /// (`scope-step-up`: `mcp:basic mcp:write`, `sep-2350-scope-union-on-reauth`, SC5).
+    /// (`scope-step-up`: `mcp:basic mcp:write`, `sep-2350-scope-union-on-reauth`).
     pub expected_reauth_scope: Option<Vec<String>>,
     /// Metadata `authorization_response_iss_parameter_supported` (`None` omits it:
     /// `iss-not-advertised`, `iss-unexpected`).
     pub iss_parameter_supported: Option<bool>,
     /// The `iss` in the redirect (`iss-*` scenarios). Redeeming a code after a missing (when
-    /// advertised), wrong or normalized `iss` is a violation (I3, I4).
+    /// advertised), wrong or normalized `iss` is a violation (RFC 9207 §2.4).
     pub iss_in_redirect: IssMode,
     /// The simulated user's answer.
     pub consent: Consent,

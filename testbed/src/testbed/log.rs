@@ -1,6 +1,6 @@
 //! The request log: every request the testbed served, with what tests need to assert exact
 //! parameters (query, form pairs, `Authorization`, JSON body) and count round trips
-//! (conformance-suite.md §5).
+//! (the request-count floor of ARCHITECTURE.md §10).
 
 use super::util::{first, parse_query, split_url};
 

@@ -1,4 +1,4 @@
-//! The two MCP wires `POST /mcp` speaks once authorization passed (conformance-suite.md §2.2):
+//! The two MCP wires `POST /mcp` speaks once authorization passed (ARCHITECTURE.md §8):
 //!
 //! - stateful 2025-11-25: `initialize`, `Accept` must name both `application/json` and
 //!   `text/event-stream` (406 otherwise), `Content-Type: application/json` (415), responses framed

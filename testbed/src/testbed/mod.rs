@@ -1,5 +1,6 @@
 //! Testbed servers: an OAuth authorization server and an MCP resource server as pure functions
-//! `HttpRequest -> HttpResponse` on a virtual clock (DESIGN.md §4 "deterministic simulation").
+//! `HttpRequest -> HttpResponse` on a virtual clock (ARCHITECTURE.md §10, deterministic
+//! simulation).
 //!
 //! One [`Testbed`] holds the MCP server, AS₁ and optionally AS₂ (SEP-2352 migration) and routes
 //! each request by URL origin and path, so the AS may share the MCP origin (2025-03-26 legacy).
@@ -8,8 +9,9 @@
 //!
 //! It plays the conformance mock servers of every client-auth scenario
 //! ([`TestbedConfig::conformance`]) and also checks what they let slide: PKCE S256, `state`,
-//! `redirect_uri`, single-use codes, client authentication, `resource` (spec-checklist C1-C8,
-//! T1-T7). Each slip is recorded in [`Testbed::violations`]; a correct client leaves it empty.
+//! `redirect_uri`, single-use codes, client authentication, `resource`. Each slip is
+//! recorded in [`Testbed::violations`] as `kind: message (label)`, the label naming the rule
+//! broken (listed in ARCHITECTURE.md §10); a correct client leaves it empty.
 
 mod auth_server;
 mod authorize;
@@ -210,7 +212,7 @@ impl Testbed {
     }
 
     /// The simulated browser: a plain GET of the authorization URL, redirects not followed
-    /// (conformance-suite.md §2.3). The AS answers `302` with `Location:
+    /// (ARCHITECTURE.md §10). The AS answers `302` with `Location:
     /// <redirect_uri>?code=..&state=..&iss=..`, or `error=access_denied` when consent is denied.
     pub fn browser_get(&mut self, now_wall: u64, authorization_url: &str) -> HttpResponse {
         let req = HttpRequest {

@@ -1,7 +1,7 @@
-//! Dynamic client registration (RFC 7591 §3, spec-checklist R8-R10, T5). Answers 201 with the
-//! registered metadata like the conformance AS (`test-client-id` / `test-client-secret`, a secret
-//! even for method `none` unless told otherwise) and records DCR bodies a 2026-07-28 client must
-//! not send.
+//! Dynamic client registration (RFC 7591 §3; MCP 2026-07-28 Client Registration). Answers 201 with
+//! the registered metadata like the conformance AS (`test-client-id` / `test-client-secret`, a
+//! secret even for method `none` unless told otherwise) and records DCR bodies a 2026-07-28 client
+//! must not send.
 
 use mcp_oauth_core::{ClientAuthMethod, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -12,7 +12,8 @@ use super::util::{is_json, oauth_error};
 
 impl AuthServer {
     /// RFC 7591 §3 registration. Answers 201 with the registered metadata; records missing
-    /// `application_type` (SD-reg L160-179, R9) and `grant_types` ∌ `refresh_token` (T5).
+    /// `application_type` (MCP 2026-07-28 Client Registration, "Application Type and Redirect
+    /// URI Constraints") and `grant_types` ∌ `refresh_token` (MCP 2026-07-28 "Refresh Tokens").
     pub(crate) fn register(&mut self, ctx: &mut Ctx<'_>, req: &HttpRequest) -> HttpResponse {
         self.note_endpoint_use(ctx, "registration endpoint");
         let body: Value = match serde_json::from_slice(&req.body) {

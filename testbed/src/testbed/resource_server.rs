@@ -1,9 +1,10 @@
 //! The MCP resource server: RFC 9728 Protected Resource Metadata, the bearer gate with its
 //! `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9728 §5.1), scope step-up (403
-//! `insufficient_scope`, SC4-SC6) and the SEP-2352 migration flip. Past the gate, `mcp_wire`
-//! answers the JSON-RPC.
+//! `insufficient_scope`, MCP 2025-11-25 "Scope Challenge Handling") and the SEP-2352 migration
+//! flip. Past the gate, `mcp_wire` answers the JSON-RPC.
 //!
-//! Challenge format (the TS SDK's `requireBearerAuth`, conformance-suite.md §2.2):
+//! Challenge format (the TypeScript SDK's `requireBearerAuth`, which the conformance
+//! suite's MCP server uses):
 //! `Bearer error="invalid_token", error_description="...", scope="..."`, then
 //! `resource_metadata="..."` when configured; 403 is
 //! `Bearer error="insufficient_scope", scope="<missing scopes>", resource_metadata="..."`.
@@ -284,7 +285,8 @@ impl ResourceServer {
             .with_header("WWW-Authenticate", &self.challenge_value(params))
     }
 
-    /// 403 `insufficient_scope` naming the scopes the request lacks (RFC 6750 §3.1, SC4).
+    /// 403 `insufficient_scope` naming the scopes the request lacks (RFC 6750 §3.1; MCP
+    /// 2025-11-25 Authorization, "Scope Challenge Handling").
     fn forbidden(&self, scope: &str) -> HttpResponse {
         let params = vec![
             "error=\"insufficient_scope\"".to_string(),

@@ -1,5 +1,5 @@
 //! Presets reproducing the mock servers of each official conformance client-auth scenario
-//! (conformance-suite.md §3.1-§3.3; harness 0.2.0-alpha.12). The base mirrors the defaults of the
+//! (harness 0.2.0-alpha.12). The base mirrors the defaults of the
 //! harness's `createAuthServer` / `createServer`: path-based PRM named in the challenge, RFC 8414
 //! root metadata, DCR returning `test-client-secret`, method `none`, no refresh tokens, `iss`
 //! advertised and sent, no scope enforcement unless the scenario enforces it.
@@ -42,7 +42,7 @@ pub const CONFORMANCE_AUTH_SCENARIOS: &[&str] = &[
     "auth/metadata-issuer-mismatch",
 ];
 
-/// The CIMD URL `auth/basic-cimd` expects (conformance-suite.md §8 item 6).
+/// The CIMD URL `auth/basic-cimd` expects (an exact string comparison).
 pub const CONFORMANCE_CIMD_URL: &str = "https://conformance-test.local/client-metadata.json";
 
 impl TestbedConfig {

@@ -183,7 +183,8 @@ fn prm_priority_order() {
     );
     assert!(tb.has_violation("prm-priority-order"));
 
-    // No header: root before path-based breaks the P4 order; after it, it does not.
+    // No header: root before path-based breaks the RFC 9728 §3.1 order (path-based
+    // first); after it, it does not.
     let mut tb = preset("auth/metadata-var1");
     get(
         &mut tb,

@@ -143,7 +143,8 @@ fn token_request_slips() {
     );
     assert!(tb.has_violation("resource-missing"));
 
-    // The default AS hands a public client a secret it must not use (T2).
+    // The default AS hands a public client a secret it must not use (the method follows the AS
+    // metadata).
     let (mut tb, id, code) = setup();
     let mut f = exchange_form(&id, &code, Some(RES));
     f.push(("client_secret", "test-client-secret"));
@@ -198,7 +199,8 @@ fn scope_selection_checks() {
     authorize(&mut tb, &client_id, Some("mcp:basic mcp:read mcp:write"));
     assert!(tb.violations().is_empty(), "{:?}", tb.violations());
 
-    // Step-up must ask for the union (SC5), not just the challenged scope.
+    // Step-up must ask for the union (MCP 2026-07-28 "Step-Up Authorization Flow"), not just the
+    // challenged scope.
     let mut tb = preset("auth/scope-step-up");
     let client_id = register(&mut tb);
     authorize(&mut tb, &client_id, Some("mcp:basic"));

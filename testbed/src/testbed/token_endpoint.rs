@@ -1,5 +1,6 @@
 //! The token endpoint (RFC 6749 §4.1.3 code exchange, §6 refresh) and the RFC 7009 revocation
-//! endpoint, with strict client authentication (RFC 6749 §2.3.1, spec-checklist T1-T3, T7).
+//! endpoint, with strict client authentication (RFC 6749 §2.3.1).
+//! Violation labels in parentheses are listed in ARCHITECTURE.md §10.
 //!
 //! Unlike the conformance AS it validates the code (single use, expiry, client), `redirect_uri`
 //! equality, the PKCE S256 verifier and `resource` consistency; refresh tokens rotate and a reused
@@ -227,7 +228,7 @@ impl AuthServer {
         self.issue(ctx, scopes, resource, entry.family, next, proof)
     }
 
-    /// The client credentials grant (RFC 6749 §4.4; EXT-CC): only for a client that
+    /// The client credentials grant (RFC 6749 §4.4; SEP-1046): only for a client that
     /// authenticated with a secret; no refresh token (§4.4.3).
     fn client_credentials(
         &mut self,
@@ -251,7 +252,7 @@ impl AuthServer {
     }
 
     /// The RFC 8707 `resource` of a token request: required when PRM exists, equal to the grant's
-    /// and to the PRM `resource` (C4, T7). Returns the audience to bind.
+    /// and to the PRM `resource` (RFC 8707 §2.2, also on refresh). Returns the audience to bind.
     fn check_resource(
         &self,
         ctx: &mut Ctx<'_>,

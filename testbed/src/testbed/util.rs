@@ -1,6 +1,6 @@
-//! Small pure helpers the testbed servers share: URL splitting without normalization (DESIGN.md §5:
-//! identifiers stay raw strings), query parsing, PKCE S256, HTTP Basic decoding and canned
-//! responses.
+//! Small pure helpers the testbed servers share: URL splitting without normalization
+//! (ARCHITECTURE.md §8: identifiers stay raw strings), query parsing, PKCE S256, HTTP Basic
+//! decoding and canned responses.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;

@@ -1,5 +1,5 @@
 //! `conformance-client [--blocking] <server-url>`: the MCP client the official conformance
-//! harness runs for each client auth scenario (conformance-suite.md §2.1, §7;
+//! harness runs for each client auth scenario (ARCHITECTURE.md §10;
 //! `scripts/conformance.sh` drives it).
 //!
 //! It reads `MCP_CONFORMANCE_PROTOCOL_VERSION` (which wire to speak), `MCP_CONFORMANCE_CONTEXT`

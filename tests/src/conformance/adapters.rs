@@ -3,9 +3,9 @@
 //! OAuth requests the adapter counted.
 //!
 //! The "browser" GETs the authorization URL with the adapter's own [`HttpClient`] (which never
-//! follows redirects, DESIGN.md §3) and returns the `Location` as
+//! follows redirects, ARCHITECTURE.md §5) and returns the `Location` as
 //! `BrowserOutcome::Redirected`, so the code, `state` and `iss` enter the library through its
-//! ordinary callback path (conformance-suite.md §2.3).
+//! ordinary callback path (ARCHITECTURE.md §10: the harness's browser step).
 //!
 //! [`HttpClient`]: mcp_oauth_tokio::HttpClient
 

@@ -1,5 +1,5 @@
 //! The pieces of the `conformance-client` binary that the official MCP conformance harness
-//! runs (conformance-suite.md §2.1, §7): what it reads from the harness, how it configures the
+//! runs (ARCHITECTURE.md §10): what it reads from the harness, how it configures the
 //! library, the "browser" that GETs the authorization URL, and the MCP conversation.
 //!
 //! The client knows nothing about scenarios (it logs `MCP_CONFORMANCE_SCENARIO` and that is
@@ -24,21 +24,23 @@ use crate::mcp::{McpSession, McpWire};
 pub use mcp_oauth_testbed::headless::{authorization_get, redirect_location};
 
 /// The Client ID Metadata Document URL the harness expects (`auth/basic-cimd`,
-/// `cimd-client-id-used`, conformance-suite.md §8 item 6). Ordinary configuration: the core
-/// uses it only when the authorization server advertises CIMD support (spec-checklist R2).
+/// `cimd-client-id-used`, which compares the exact string). Ordinary configuration: the
+/// core uses it only when the authorization server advertises CIMD support (MCP 2025-11-25
+/// Authorization, "Client Registration Approaches").
 pub const CIMD_CLIENT_ID: &str = "https://conformance-test.local/client-metadata.json";
 
 /// The protocol revision spoken when the harness names none (0.1.x harnesses never set
-/// `MCP_CONFORMANCE_PROTOCOL_VERSION`; conformance-suite.md §1).
+/// `MCP_CONFORMANCE_PROTOCOL_VERSION`).
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// How long the library waits for the (automated) browser step.
 pub const AUTHORIZATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The tool every auth scenario's MCP server offers (conformance-suite.md §2.2).
+/// The tool every auth scenario's MCP server offers.
 pub const TEST_TOOL: &str = "test-tool";
 
-/// What the harness put in `MCP_CONFORMANCE_CONTEXT` (conformance-suite.md §2.1): the
+/// What the harness put in `MCP_CONFORMANCE_CONTEXT` (JSON, for the
+/// scenarios that need it; ARCHITECTURE.md §10): the
 /// credentials a host would have as configuration. Each becomes the matching library setting;
 /// the client never looks at which scenario runs.
 #[derive(Clone, Default)]
@@ -166,12 +168,11 @@ pub struct Conversation {
     pub tools: Vec<String>,
 }
 
-/// The MCP traffic an authenticated client sends (conformance-suite.md §2.4): on the stateful
-/// wire `initialize` and `notifications/initialized` first; then `tools/list` and `tools/call`
-/// of [`TEST_TOOL`] on both wires (step-up and migration need two authenticated requests).
-/// Every request goes through `send`, which is the adapter's `Authorizer::send` (token,
-/// 401/403 handling, retries); the first failing step ends the conversation with a one-line
-/// reason.
+/// The MCP traffic an authenticated client sends (the conformance scenarios expect it): on the
+/// stateful wire `initialize` and `notifications/initialized` first; then `tools/list` and
+/// `tools/call` of [`TEST_TOOL`] on both wires (step-up and migration need two authenticated
+/// requests). Every request goes through `send`, which is the adapter's `Authorizer::send` (token,
+/// 401/403 handling, retries); the first failing step ends the conversation with a one-line reason.
 pub fn converse(
     server_url: &str,
     protocol_version: &str,

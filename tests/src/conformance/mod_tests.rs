@@ -81,7 +81,7 @@ fn config_binds_pre_registered_credentials_to_their_issuer() {
         Some("pre-registered-secret")
     );
     assert_eq!(pre.issuer.as_deref(), Some("http://localhost:4100"));
-    // The method follows the AS metadata (DESIGN.md §5), never forced here.
+    // The method follows the AS metadata (ARCHITECTURE.md §8), never forced here.
     assert!(pre.auth_method.is_none());
 }
 
@@ -95,7 +95,8 @@ fn redirect(status: u16, location: Option<&str>) -> HttpResponse {
 
 #[test]
 fn location_of_a_302_is_returned_verbatim() {
-    // `iss` is a bare origin: it must survive byte for byte (DESIGN.md §5, no URL re-serialization).
+    // `iss` is a bare origin: it must survive byte for byte (ARCHITECTURE.md §8, no URL
+    // re-serialization).
     let loc = "http://127.0.0.1:41769/callback?code=test-auth-code&state=abc&iss=http%3A%2F%2Flocalhost%3A45349";
     assert_eq!(
         redirect_location(

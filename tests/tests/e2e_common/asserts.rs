@@ -44,7 +44,7 @@ pub fn assert_first_login(server: &TestbedServer, browser: &ScriptedBrowser, acc
 
 /// The step-up testbed: `tools/list` needs `mcp:basic` (the 401 challenge's scope), `tools/call`
 /// of `test-tool` also `mcp:write`; the testbed itself checks both authorization requests'
-/// scopes (SC3, SC5).
+/// scopes (the first from the challenge, the step-up the union: ARCHITECTURE.md §8).
 pub fn step_up_config() -> TestbedConfig {
     TestbedConfig {
         challenge_scope: Some("mcp:basic".into()),

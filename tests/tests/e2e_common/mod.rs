@@ -43,7 +43,7 @@ pub fn client_config(server: &TestbedServer) -> Config {
     config
 }
 
-/// The login's request kinds in the order the testbed must see them (DESIGN.md §2: PRM, AS
+/// The login's request kinds in the order the testbed must see them (ARCHITECTURE.md §3: PRM, AS
 /// metadata, DCR, the browser's authorization request, code exchange), then the MCP call.
 pub const LOGIN_THEN_MCP: [RequestKind; 7] = [
     // `send` goes out without credentials first; the 401's challenge drives discovery.

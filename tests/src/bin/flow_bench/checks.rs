@@ -164,7 +164,8 @@ pub fn probe_notes(out: &mut String, probes: &[Probe]) {
          The flows above run with registration giving no `client_secret` to a client that \
          registered auth method `none`. The testbed's default returns one anyway (as the \
          conformance suite's server does) and then insists the client authenticates as it \
-         registered (spec-checklist T1, T2). One first login per client against that default:\n\n",
+         registered (RFC 6749 §2.3.1; the method follows the AS metadata). One first login per \
+         client against that default:\n\n",
     );
     for p in probes {
         let found: BTreeSet<String> = p.violations.iter().map(|v| short(v, 200)).collect();

@@ -67,7 +67,7 @@ pub enum Pause {
     Expire,
 }
 
-/// The least traffic any client can need for a flow (conformance-suite.md §5, DESIGN.md §2),
+/// The least traffic any client can need for a flow (ARCHITECTURE.md §10, request-count floor),
 /// per kind.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Floor {
@@ -182,9 +182,10 @@ impl Flow {
                 access_token_lifetime: SHORT_TOKEN_LIFETIME,
                 ..base
             },
-            // PRM lists no scopes: the client starts from the challenge's `mcp:basic` (SC3). With
-            // `mcp:write` in PRM, rmcp asks for the union of challenge and PRM scopes up front
-            // and never steps up, so the flow would not be exercised.
+            // PRM lists no scopes: the client starts from the challenge's `mcp:basic` (MCP
+            // 2025-11-25 "Scope Selection Strategy"). With `mcp:write` in PRM, rmcp asks for the
+            // union of challenge and PRM scopes up front and never steps up, so the flow would not
+            // be exercised.
             Flow::StepUp | Flow::StepUpAfterRestart => TestbedConfig {
                 prm_scopes_supported: None,
                 challenge_scope: Some("mcp:basic".into()),
