@@ -26,11 +26,13 @@ fn login(env: &Env) {
     env.clear_log();
 }
 
-/// Sets the stored access token's expiry.
+/// Sets the stored access token's expiry. The issue time is forgotten too: with it, a token
+/// shortened by hand would look short-lived and get a margin of half its (fake) lifetime.
 fn expire_at(env: &Env, at: u64) {
     let mut session = env.session().expect("a session");
     if let Some(t) = session.tokens.as_mut() {
         t.expires_at = Some(at);
+        t.obtained_at = None;
     }
     env.save(&session);
 }
