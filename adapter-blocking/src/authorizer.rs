@@ -13,7 +13,7 @@ use mcp_oauth_core::{
 
 use crate::browser::{Browser, SystemBrowser};
 use crate::driver::{new_machine, now_since, Inner, Settings};
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::http::{HttpClient, UreqClient};
 use crate::store::SessionStore;
 

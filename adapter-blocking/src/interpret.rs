@@ -10,7 +10,7 @@ use mcp_oauth_core::BrowserRequest;
 
 use crate::browser::BrowserOutcome;
 use crate::driver::{Guard, Inner, Wake};
-use crate::error::AdapterError;
+use crate::AdapterError;
 use crate::loopback::{LoopbackListener, Sink};
 use crate::paste;
 use crate::store::StoreLock;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore};
+use mcp_oauth_store::{MemoryStore, SessionStore};
 use mcp_oauth_core::{
     AccessToken, ClientAuthMethod, ClientKind, ClientRegistration, Config, HttpRequest,
     HttpResponse, RefreshToken, Session, TokenSet, TokenType, SESSION_VERSION,

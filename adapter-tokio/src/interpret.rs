@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_blocking::store::{SessionStore, StoreError};
+use mcp_oauth_store::{SessionStore, StoreError};
 use mcp_oauth_core::coordinator::Effect;
 
-use crate::driver::{DriveCtx, Failed, Shared};
+use crate::driver::{DriveCtx, Shared};
 use crate::loopback::LoopbackListener;
 use crate::wait::UserInput;
 use crate::AdapterError;
@@ -49,15 +49,15 @@ impl Shared {
                     Err(e) => Err(e),
                 };
                 self.lock()
-                    .session_loaded(self.now(), loaded.map_err(Failed));
+                    .session_loaded(self.now(), loaded);
             }
             Effect::StoreSession(session) => {
                 let saved = self.blocking_store(move |s, k| s.save(k, &session)).await;
-                self.lock().session_stored(saved.map_err(Failed));
+                self.lock().session_stored(saved);
             }
             Effect::ClearSession => {
                 let deleted = self.blocking_store(|s, k| s.delete(k)).await;
-                self.lock().session_cleared(deleted.map_err(Failed));
+                self.lock().session_cleared(deleted);
             }
             Effect::WaitForUser { deadline } => {
                 match self.wait_for_authorization(ctx, deadline).await {

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_core::{AuthStatus, Config, HttpRequest};
 use mcp_oauth_tokio::{AdapterError, Authorizer, NoBrowser, Options};
 
