@@ -12,9 +12,9 @@ use mcp_oauth_core::coordinator::{Coordinator, Effect, Failure, Op, Plan};
 use mcp_oauth_core::{AuthorizationHeader, Config, Machine, Now, SeededRng};
 
 use crate::browser::{Browser, BrowserOutcome};
-use crate::AdapterError;
 use crate::http::HttpClient;
 use crate::store::SessionStore;
+use crate::AdapterError;
 
 /// What wakes a driver waiting for the browser step.
 pub(crate) enum Wake {

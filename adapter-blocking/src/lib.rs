@@ -56,8 +56,8 @@ pub use mcp_oauth_store::launch;
 /// Bounded reading of pasted lines, from `mcp-oauth-store`.
 pub use mcp_oauth_store::paste_line;
 pub use mcp_oauth_store::{
-    open_store, AdapterError, FileStore, KeychainOptions, KeychainStore, MemoryStore,
-    SessionStore, StoreChoice, StoreError, StoreKind, StoreLock, StoredEntry,
+    open_store, AdapterError, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore,
+    StoreChoice, StoreError, StoreKind, StoreLock, StoredEntry,
 };
 
 pub use authorizer::{Authorizer, Options};

@@ -8,9 +8,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_store::{SessionStore, StoreLock};
 use mcp_oauth_core::coordinator::{Coordinator, Effect, Failure, Op, Plan};
 use mcp_oauth_core::{AuthStatus, AuthorizationHeader, Machine, Now, SeededRng};
+use mcp_oauth_store::{SessionStore, StoreLock};
 use tokio::sync::{watch, Notify};
 
 use crate::browser::Browser;

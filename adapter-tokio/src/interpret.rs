@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_store::{SessionStore, StoreError};
 use mcp_oauth_core::coordinator::Effect;
+use mcp_oauth_store::{SessionStore, StoreError};
 
 use crate::driver::{DriveCtx, Shared};
 use crate::loopback::LoopbackListener;
@@ -48,8 +48,7 @@ impl Shared {
                     Ok(()) => self.blocking_store(|s, k| s.load(k)).await,
                     Err(e) => Err(e),
                 };
-                self.lock()
-                    .session_loaded(self.now(), loaded);
+                self.lock().session_loaded(self.now(), loaded);
             }
             Effect::StoreSession(session) => {
                 let saved = self.blocking_store(move |s, k| s.save(k, &session)).await;

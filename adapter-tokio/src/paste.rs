@@ -12,9 +12,7 @@
 use std::io::BufRead;
 use std::sync::OnceLock;
 
-use mcp_oauth_store::paste_line::{
-    read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE,
-};
+use mcp_oauth_store::paste_line::{read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE};
 use tokio::sync::broadcast;
 
 fn lines() -> &'static broadcast::Sender<String> {

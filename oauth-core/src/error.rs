@@ -272,7 +272,7 @@ pub enum Warning {
 
 /// HTTP statuses that say "not now" rather than "no": 5xx (RFC 9110 §15.6) and 429 Too Many
 /// Requests (RFC 6585 §4). An answer with one of them is transient whatever its body says.
-pub fn is_transient_status(status: u16) -> bool {
+pub(crate) fn is_transient_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 
@@ -308,7 +308,7 @@ fn discovery_message(step: Step, url: &str, cause: &Error) -> String {
 
 /// Keeps only printable ASCII (RFC 6750 §3 `error_description` charset) and caps the length, so
 /// remote text cannot forge log lines or terminal escapes.
-pub fn sanitize_remote_text(s: &str) -> String {
+pub(crate) fn sanitize_remote_text(s: &str) -> String {
     s.chars()
         .filter(|c| (' '..='~').contains(c))
         .take(200)
