@@ -43,7 +43,7 @@ cargo test -p mcp-oauth-core --no-default-features --lib
 step "fuzz regressions (every saved crash input replayed on stable; fuzz/ is its own workspace)"
 (cd fuzz && cargo test --quiet)
 
-for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh; do
+for extra in scripts/keychain-tests.sh scripts/conformance.sh scripts/demo-check.sh scripts/interop.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -50,6 +50,14 @@ pub const RESPONSE_TOO_LARGE: &str = "response too large";
 pub trait HttpClient: Send + Sync {
     /// Sends `req` and returns the response (any status) or a one-line failure message.
     fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String>;
+
+    /// Like [`send`](Self::send), giving up after `timeout` (what is left of the operation's
+    /// network budget, `Config::operation_timeout`). The default ignores it and relies on the
+    /// client's own timeouts; [`UreqClient`] applies it to the request.
+    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+        let _ = timeout;
+        self.send(req)
+    }
 }
 
 impl<F> HttpClient for F
@@ -153,12 +161,19 @@ impl UreqClient {
         }
     }
 
-    fn execute(&self, req: &HttpRequest) -> Result<HttpResponse, ureq::Error> {
+    fn execute(
+        &self,
+        req: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpResponse, ureq::Error> {
         let response = match req.method {
             Method::Get => {
                 let mut builder = self.agent.get(req.url.as_str());
                 for (name, value) in &req.headers {
                     builder = builder.header(name.as_str(), value.as_str());
+                }
+                if let Some(t) = timeout {
+                    builder = builder.config().timeout_global(Some(t)).build();
                 }
                 builder.call()?
             }
@@ -166,6 +181,9 @@ impl UreqClient {
                 let mut builder = self.agent.post(req.url.as_str());
                 for (name, value) in &req.headers {
                     builder = builder.header(name.as_str(), value.as_str());
+                }
+                if let Some(t) = timeout {
+                    builder = builder.config().timeout_global(Some(t)).build();
                 }
                 builder.send(req.body.as_slice())?
             }
@@ -196,7 +214,11 @@ impl UreqClient {
 
 impl HttpClient for UreqClient {
     fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
-        self.execute(req).map_err(|e| one_line(&e))
+        self.execute(req, None).map_err(|e| one_line(&e))
+    }
+
+    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+        self.execute(req, Some(timeout)).map_err(|e| one_line(&e))
     }
 }
 

@@ -33,9 +33,14 @@ pub(crate) fn perform<'a>(
 ) -> Guard<'a> {
     let s = &inner.settings;
     match effect {
-        Effect::Fetch { id, request, .. } => {
+        Effect::Fetch {
+            id,
+            request,
+            timeout,
+            ..
+        } => {
             drop(g);
-            let result = s.http.send(&request);
+            let result = s.http.send_within(&request, timeout);
             g = inner.lock();
             g.fetched(inner.now(), id, result);
         }
@@ -90,6 +95,7 @@ pub(crate) fn perform<'a>(
         Effect::CallbackRejected(e) => {
             eprintln!("mcp-oauth: ignored an authorization response ({e}); still waiting");
         }
+        Effect::Warning(w) => eprintln!("mcp-oauth: warning: {w}"),
         _ => {} // an effect added to the core later: nothing this adapter knows to do
     }
     g

@@ -59,6 +59,7 @@ pub fn session_with(token_endpoint: &str, access: &str, expires_at: Option<u64>)
             refresh_token: Some(RefreshToken::new("rt-0")),
             expires_at,
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec!["mcp".to_owned()],
         discovery: None,

@@ -63,6 +63,7 @@ fn session(expires_at: u64) -> Session {
             refresh_token: Some(RefreshToken::new("rt-1")),
             expires_at: Some(expires_at),
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec![],
         discovery: None,

@@ -16,8 +16,20 @@ impl Shared {
     /// Carries out one effect and reports its result to the coordinator.
     pub(crate) async fn perform(&self, effect: Effect, ctx: &mut DriveCtx) {
         match effect {
-            Effect::Fetch { id, request, .. } => {
-                let result = self.http.send(&request).await;
+            Effect::Fetch {
+                id,
+                request,
+                timeout,
+                ..
+            } => {
+                let result = tokio::time::timeout(timeout, self.http.send(&request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "no answer within {} s (the operation's network budget)",
+                            timeout.as_secs_f32().ceil()
+                        ))
+                    });
                 self.lock().fetched(self.now(), id, result);
             }
             Effect::Listen { preferred_port } => {
@@ -69,6 +81,7 @@ impl Shared {
             Effect::CallbackRejected(e) => {
                 eprintln!("mcp-oauth: ignored an authorization response: {e}");
             }
+            Effect::Warning(w) => eprintln!("mcp-oauth: warning: {w}"),
             _ => {} // an effect added to the core later: nothing this adapter knows to do
         }
     }

@@ -80,6 +80,16 @@ pub struct GlobalArgs {
     /// metadata addresses stay refused.
     #[arg(long, global = true)]
     pub allow_private_network: bool,
+    /// The network budget of each OAuth operation in seconds: all the requests of one refresh,
+    /// login or logout together, not counting the wait for you in the browser.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
 }
 
 /// `--store`.

@@ -26,6 +26,7 @@ pub fn run(args: &CallArgs, ctx: &Ctx) -> Result<(), CliError> {
     let stored = setup::stored_settings(&ctx.store, &args.server);
     let mut config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
     config.url_policy = setup::url_policy(ctx.allow_private_network);
+    config.operation_timeout = ctx.timeout;
     config.interactive = !args.no_login;
     let (options, browser) = setup::options(&ctx.store, Some(&args.client));
     let auth =

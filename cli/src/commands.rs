@@ -24,6 +24,8 @@ pub struct Ctx {
     pub json: bool,
     /// `--allow-private-network`.
     pub allow_private_network: bool,
+    /// `--timeout`: the network budget of one OAuth operation.
+    pub timeout: std::time::Duration,
 }
 
 /// Seconds since the Unix epoch (the CLI is the IO shell, so reading the clock is fine here).
@@ -39,6 +41,7 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
     let stored = setup::stored_settings(&ctx.store, &args.server);
     let mut config = setup::config(&args.server, &args.client, secret, stored.as_ref())?;
     config.url_policy = setup::url_policy(ctx.allow_private_network);
+    config.operation_timeout = ctx.timeout;
     if args.client.client_metadata_url.is_some() && args.client.redirect_port.is_none() {
         ctx.ui.progress(
             "note: a Client ID Metadata Document lists exact redirect URIs; pass the \
@@ -107,6 +110,7 @@ pub fn token(args: &TokenArgs, ctx: &Ctx) -> Result<(), CliError> {
     let stored = setup::stored_settings(&ctx.store, &args.server);
     let mut config = setup::stored_config(&args.server, stored.as_ref());
     config.url_policy = setup::url_policy(ctx.allow_private_network);
+    config.operation_timeout = ctx.timeout;
     config.interactive = false;
     if let Some(id) = &args.client_id {
         let secret = if args.client_secret_stdin {
@@ -172,6 +176,7 @@ pub fn logout(args: &LogoutArgs, ctx: &Ctx) -> Result<(), CliError> {
     let (options, _) = setup::options(&ctx.store, None);
     let mut config = setup::stored_config(&args.server, Some(&session.settings));
     config.url_policy = setup::url_policy(ctx.allow_private_network);
+    config.operation_timeout = ctx.timeout;
     let auth =
         Authorizer::new(config, options).map_err(|e| CliError::from_adapter(&args.server, e))?;
     let result = ctx.ui.run(&auth, None, || auth.logout());

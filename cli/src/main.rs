@@ -77,6 +77,7 @@ fn run(cli: Cli) -> i32 {
                 store,
                 json: cli.global.json,
                 allow_private_network: cli.global.allow_private_network,
+                timeout: std::time::Duration::from_secs(cli.global.timeout),
             };
             dispatch(command, &ctx)
         }),

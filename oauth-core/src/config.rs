@@ -257,6 +257,11 @@ pub struct Config {
     pub refresh_margin: Duration,
     /// Give up waiting for the browser after this long.
     pub authorization_timeout: Duration,
+    /// The network budget of one operation (a refresh, a login, a logout): every request it
+    /// makes, together, gets this long, not counting the wait for the user in the browser. A
+    /// server that accepts connections and never answers then costs one budget, not one request
+    /// timeout per fallback URL (the coordinator enforces it, `oauth-core/src/coordinator`).
+    pub operation_timeout: Duration,
     /// Maximum authorization requests in one step-up chain (spec-checklist SC6).
     pub max_authorization_attempts: u32,
     /// How tokens are obtained.
@@ -290,6 +295,7 @@ impl Config {
             url_policy: UrlPolicy::default(),
             refresh_margin: Duration::from_secs(60),
             authorization_timeout: Duration::from_secs(300),
+            operation_timeout: Duration::from_secs(30),
             max_authorization_attempts: 3,
             interactive: true,
             grant: Grant::Auto,

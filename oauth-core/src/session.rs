@@ -129,6 +129,12 @@ pub struct TokenSet {
     /// are bound too), kept with them so a restart can still present them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_key: Option<DpopPrivateKey>,
+    /// Wall-clock time (Unix seconds) the tokens were issued to this client. With `expires_at`
+    /// it gives the lifetime, so every process sharing the store computes the same refresh
+    /// margin for a short-lived token (at most half its lifetime) instead of refreshing it at
+    /// each start. `None` in sessions stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at: Option<u64>,
 }
 
 impl TokenSet {

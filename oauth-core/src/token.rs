@@ -152,6 +152,7 @@ impl TokenResponse {
             refresh_token: self.refresh_token.or(previous_refresh),
             expires_at: self.expires_in.map(|e| now_wall.saturating_add(e)),
             dpop_key: None,
+            obtained_at: Some(now_wall),
         }
     }
 

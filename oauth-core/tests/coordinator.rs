@@ -61,7 +61,9 @@ fn drive(
     for _ in 0..100 {
         match c.next_effect(now) {
             Effect::Done => return log,
-            Effect::Fetch { id, step, request } => {
+            Effect::Fetch {
+                id, step, request, ..
+            } => {
                 log.fetches.push(step);
                 let r = answer(step, &request);
                 c.fetched(now, id, r);
@@ -447,4 +449,38 @@ fn send_verdicts_follow_the_retry_budget() {
         c.send_verdict(T0, &HttpResponse::json(200, &json!({})), true, 0),
         SendVerdict::Return
     ));
+}
+
+#[test]
+fn a_silent_server_costs_one_network_budget_not_one_timeout_per_fallback() {
+    let mut c = coordinator(None);
+    let mut t = c.begin(Op::Login);
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let budget = Config::new(SERVER).operation_timeout;
+    let mut sent = 0;
+    let mut now = T0;
+    loop {
+        match c.next_effect(now) {
+            Effect::Done => break,
+            Effect::Fetch { id, timeout, .. } => {
+                sent += 1;
+                assert!(timeout <= budget);
+                // The server accepts the connection and never answers: the whole budget goes.
+                now = Now::new(now.instant + timeout, now.wall + timeout.as_secs());
+                c.fetched(now, id, Err("timed out".into()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        sent, 1,
+        "the fallback URLs are not tried once the budget is spent"
+    );
+    match c.poll(&mut t, now) {
+        Plan::Fail(Failure::Core(e)) => {
+            assert_eq!(e.fault(), Fault::Transport);
+            assert!(e.to_string().contains("timed out"), "the first cause: {e}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

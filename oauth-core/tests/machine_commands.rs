@@ -71,3 +71,27 @@ fn a_stray_loopback_ready_does_not_disturb_the_flow() {
     assert_ne!(at.id, pending, "the PRM answer moved the flow on");
     at.expect_fetch(mcp_oauth_core::Step::ServerMetadata);
 }
+
+#[test]
+fn a_short_lived_token_another_process_obtained_is_not_refreshed_at_start() {
+    // Found against a real authorization server with 10-second tokens: every new process
+    // refreshed the token it loaded, because the lifetime was known only to the process that
+    // obtained it. The issue time is stored with the tokens, so the margin is the same for all.
+    let mut session = canned_session(Some(T0.wall + 18), Some(REFRESH_TOKEN));
+    session.tokens.as_mut().unwrap().obtained_at = Some(T0.wall - 2); // a 20-second token
+    let mut at = Scenario::new().stored(session).idle();
+    let before = at.log.len();
+    assert_eq!(at.header(), format!("Bearer {ACCESS_TOKEN}"));
+    assert!(
+        at.log[before..]
+            .iter()
+            .all(|o| !matches!(o, Output::LoadSession | Output::Fetch { .. })),
+        "18 s left of 20: no refresh yet"
+    );
+    at.advance(Duration::from_secs(9));
+    let _ = at.command(|m, now| m.authorization_header(now));
+    at.expect(
+        |o| matches!(o, Output::LoadSession),
+        "refresh starts in the last half of the lifetime",
+    );
+}

@@ -53,6 +53,7 @@ fn typical(access_token: &str) -> Session {
             )),
             expires_at: Some(1_700_003_600),
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec![
             "mcp:read".into(),

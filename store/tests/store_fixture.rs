@@ -39,6 +39,7 @@ pub fn session_with_token(server: &str, token: &str) -> Session {
             refresh_token: Some(RefreshToken::new("rt-SECRET")),
             expires_at: Some(1_900_000_000),
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec!["mcp:read".to_owned(), "mcp:write".to_owned()],
         discovery: None,

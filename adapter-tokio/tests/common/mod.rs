@@ -244,6 +244,7 @@ pub fn session(access: &str, refresh: Option<&str>, expires_at: Option<u64>) -> 
             refresh_token: refresh.map(RefreshToken::new),
             expires_at,
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: vec![],
         discovery: None,

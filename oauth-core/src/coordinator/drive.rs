@@ -9,6 +9,7 @@ use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
 use crate::io::{BrowserRequest, Event, Input, Output};
 use crate::session::Session;
 use crate::time::{Deadline, Now};
+use std::time::Duration;
 
 use super::{AdapterFailure, Coordinator, DriveState, Failure};
 
@@ -17,7 +18,9 @@ use super::{AdapterFailure, Coordinator, DriveState, Failure};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Effect {
-    /// Send the request (no redirects followed); report with [`Coordinator::fetched`].
+    /// Send the request (no redirects followed); report with [`Coordinator::fetched`]. Give up
+    /// after `timeout` (what is left of the operation's budget, `Config::operation_timeout`)
+    /// and report a failure naming it.
     Fetch {
         /// Correlates the answer.
         id: RequestId,
@@ -25,6 +28,8 @@ pub enum Effect {
         step: Step,
         /// The request.
         request: HttpRequest,
+        /// At most this long for this request.
+        timeout: Duration,
     },
     /// Bind the loopback listener (on `preferred_port` when free); report with
     /// [`Coordinator::listening`].
@@ -57,6 +62,9 @@ pub enum Effect {
     },
     /// A callback was refused (forged or wrong `state`); still waiting. Tell the user.
     CallbackRejected(Error),
+    /// Something went wrong without ending the flow (a deferred renewal, an odd `expires_in`);
+    /// its text is safe to print. Tell the user or log it.
+    Warning(crate::error::Warning),
     /// The drive is over: release the store lock and wake every waiter, then poll the ticket.
     Done,
 }
@@ -71,9 +79,27 @@ pub(super) enum Ending {
 }
 
 impl<E: AdapterFailure> Coordinator<E> {
-    pub(super) fn start_drive(&mut self) {
-        self.drive = Some(DriveState::default());
+    pub(super) fn start_drive(&mut self, now: Now) {
+        self.drive = Some(DriveState {
+            started: now.instant,
+            ..DriveState::default()
+        });
         self.cancel_requested = false;
+    }
+
+    /// What is left of the operation's network budget: time spent waiting for the user does
+    /// not count.
+    fn budget_left(&mut self, now: Now) -> Duration {
+        let budget = self.machine.config().operation_timeout;
+        let drive = self.drive_mut();
+        if let Some(since) = drive.waiting_since.take() {
+            drive.user_wait += now.instant.saturating_sub(since);
+        }
+        let spent = now
+            .instant
+            .saturating_sub(drive.started)
+            .saturating_sub(drive.user_wait);
+        budget.saturating_sub(spent)
     }
 
     /// The next effect of the drive in flight ([`Effect::Done`] when there is none).
@@ -84,6 +110,7 @@ impl<E: AdapterFailure> Coordinator<E> {
         if drive.ending.is_some() {
             return self.finish(now, None);
         }
+        let mut budget = self.budget_left(now);
         loop {
             if self.drive.as_ref().is_some_and(|d| d.aborted) {
                 return self.begin_ending(now);
@@ -103,6 +130,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                     continue;
                 }
                 if self.drive_mut().browser_open {
+                    self.drive_mut().waiting_since = Some(now.instant);
                     return Effect::WaitForUser {
                         deadline: self.machine.poll_timeout(),
                     };
@@ -119,13 +147,29 @@ impl<E: AdapterFailure> Coordinator<E> {
                 self.machine.cancel(now);
                 continue;
             }
-            if let Some(effect) = self.effect_of(output) {
+            if let Output::Fetch { id, .. } = &output {
+                if budget.is_zero() {
+                    // Out of budget: fail the request without sending it, so the machine
+                    // reports the first real cause instead of trying every fallback.
+                    let timeout = self.machine.config().operation_timeout;
+                    let error = format!(
+                        "not sent: the operation's {} s network budget is spent",
+                        timeout.as_secs()
+                    );
+                    let id = *id;
+                    self.machine
+                        .handle_input(now, Input::HttpFailed { id, error });
+                    budget = Duration::ZERO;
+                    continue;
+                }
+            }
+            if let Some(effect) = self.effect_of(output, budget) {
                 return effect;
             }
         }
     }
 
-    fn effect_of(&mut self, output: Output) -> Option<Effect> {
+    fn effect_of(&mut self, output: Output, budget: Duration) -> Option<Effect> {
         let drive = self.drive.as_mut()?;
         Some(match output {
             Output::Fetch { id, step, request } => {
@@ -137,7 +181,12 @@ impl<E: AdapterFailure> Coordinator<E> {
                         | Step::Registration
                         | Step::TokenExchange
                 );
-                Effect::Fetch { id, step, request }
+                Effect::Fetch {
+                    id,
+                    step,
+                    request,
+                    timeout: budget,
+                }
             }
             Output::ListenLoopback { preferred_port } => {
                 drive.login_attempted = true;
@@ -171,6 +220,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                 return None;
             }
             Output::Event(Event::CallbackRejected(e)) => Effect::CallbackRejected(e),
+            Output::Event(Event::Warning(w)) => Effect::Warning(w),
             _ => return None, // other events; effects added to the machine later
         })
     }

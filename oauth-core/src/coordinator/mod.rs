@@ -200,6 +200,12 @@ struct DriveState<E> {
     browser_open: bool,
     /// The end-of-drive clean-up has started.
     ending: Option<drive::Ending>,
+    /// When the drive started (`Now::instant`), for the network budget.
+    started: std::time::Duration,
+    /// When the current wait for the user started.
+    waiting_since: Option<std::time::Duration>,
+    /// Time spent waiting for the user (not charged to the budget).
+    user_wait: std::time::Duration,
 }
 
 impl<E> Default for DriveState<E> {
@@ -213,6 +219,9 @@ impl<E> Default for DriveState<E> {
             locked: false,
             browser_open: false,
             ending: None,
+            started: std::time::Duration::ZERO,
+            waiting_since: None,
+            user_wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -421,7 +430,7 @@ impl<E: AdapterFailure> Coordinator<E> {
             Decision::Drive => {
                 ticket.own_drives += 1;
                 ticket.drove = Some(self.generation + 1);
-                self.start_drive();
+                self.start_drive(now);
                 Plan::Drive
             }
         }

@@ -289,6 +289,7 @@ impl Machine {
             client,
             tokens: Some(crate::session::TokenSet {
                 dpop_key: flow.dpop_key,
+                obtained_at: None,
                 ..response.into_token_set(now.wall, None)
             }),
             scopes: granted,

@@ -342,7 +342,11 @@ impl Machine {
     /// obtained (a 30-second token must not be refreshed on every call with a 60-second margin).
     fn effective_margin(&self, tokens: &crate::session::TokenSet) -> u64 {
         let margin = self.config.refresh_margin.as_secs();
-        match (self.tokens_obtained_at, tokens.expires_at) {
+        // The stored issue time first: another process may have obtained these tokens.
+        match (
+            tokens.obtained_at.or(self.tokens_obtained_at),
+            tokens.expires_at,
+        ) {
             (Some(obtained), Some(expires)) if expires > obtained => {
                 margin.min((expires - obtained) / 2)
             }

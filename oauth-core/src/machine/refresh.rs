@@ -106,10 +106,9 @@ impl Machine {
             return;
         };
         let retry_after = result.as_ref().ok().and_then(retry_after_secs);
-        let proof_sent = session
-            .tokens
-            .as_ref()
-            .is_some_and(|t| t.dpop_key.is_some());
+        // The key the refresh was actually signed with (none, the stored one, or a new one when
+        // upgrading to DPoP), not the stored tokens' binding.
+        let proof_sent = self.token_dpop_key.is_some();
         match self.accept_tokens(result, Step::Refresh, proof_sent) {
             Ok(response) => {
                 let previous_rt = session
@@ -134,6 +133,14 @@ impl Machine {
                 self.emit(Output::StoreSession(session.clone()));
                 let previous = session.scopes.clone();
                 self.session = Some(session);
+                self.begin_discovery(now, AuthChallenge::default(), previous);
+            }
+            // The MCP server already refused the access token (this refresh answers its 401),
+            // so that token is worth nothing, and the AS refused the refresh for a reason that
+            // does not condemn the refresh token (a bound one sent without a proof, RFC 9449
+            // §5): log in again, keeping the session as it is until a new one replaces it.
+            Err(e) if self.refreshed_after_401 && e.oauth_code().is_some() && !e.is_transient() => {
+                let previous = session.scopes.clone();
                 self.begin_discovery(now, AuthChallenge::default(), previous);
             }
             // Network or protocol trouble, or an error that does not condemn the refresh

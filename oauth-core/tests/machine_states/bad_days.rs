@@ -362,8 +362,9 @@ fn a_failed_regrant_keeps_the_valid_token_in_use_and_a_refusal_is_reported() {
     at.advance(Duration::from_secs(30));
     assert_eq!(at.header(), "Pending");
     let out = at.respond_json(401, &json!({"error": "invalid_client"}));
+    // A refused pre-registered client is named as such (it cannot be registered again).
     assert!(
-        describe_all(&out)[1].starts_with("failed OAuth"),
+        describe_all(&out)[1].starts_with("failed ClientRejected"),
         "{:?}",
         describe_all(&out)
     );

@@ -677,6 +677,7 @@ pub fn canned_session(expires_at: Option<u64>, refresh_token: Option<&str>) -> S
             refresh_token: refresh_token.map(RefreshToken::new),
             expires_at,
             dpop_key: None,
+            obtained_at: None,
         }),
         scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
         discovery: None,
