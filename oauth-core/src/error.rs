@@ -308,7 +308,7 @@ fn discovery_message(step: Step, url: &str, cause: &Error) -> String {
 
 /// Keeps only printable ASCII (RFC 6750 §3 `error_description` charset) and caps the length, so
 /// remote text cannot forge log lines or terminal escapes.
-pub(crate) fn sanitize_remote_text(s: &str) -> String {
+pub fn sanitize_remote_text(s: &str) -> String {
     s.chars()
         .filter(|c| (' '..='~').contains(c))
         .take(200)

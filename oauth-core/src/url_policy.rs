@@ -2,7 +2,7 @@
 //! (server-side request forgery: remote metadata names the URLs the client fetches). Address
 //! ranges are the special-purpose ones of RFC 6890; loopback is RFC 8252 §7.3 and §8.3.
 //!
-//! Two checks share one table of address rules ([`classify`]):
+//! Two checks share one table of address rules (`classify`):
 //!
 //! - [`UrlPolicy::check`] runs on every OAuth URL (PRM, AS metadata, registration,
 //!   authorization, token, revocation) before it leaves the core. It sees the URL only, so a host
