@@ -53,7 +53,14 @@ pub use authorizer::Authorizer;
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
 pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};
+/// The session stores, from `mcp-oauth-store`, under the same names as in the blocking adapter
+/// (`mcp_oauth_tokio::MemoryStore` is `mcp_oauth_store::MemoryStore`).
+pub use mcp_oauth_store as store;
 /// The same error type as the blocking adapter (one error vocabulary for both), from
 /// `mcp-oauth-store`.
 pub use mcp_oauth_store::AdapterError;
+pub use mcp_oauth_store::{
+    open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,
+    StoreError, StoreKind, StoreLock, StoredEntry,
+};
 pub use options::Options;
