@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mcp_oauth_blocking::store::MemoryStore;
 use mcp_oauth_core::{Config, HttpRequest, HttpResponse, Input, Machine, Output, SeededRng};
+use mcp_oauth_store::MemoryStore;
 use tokio::sync::{watch, Notify};
 
 use super::*;

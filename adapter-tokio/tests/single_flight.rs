@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_core::{AuthStatus, Config, Error, HttpRequest, Step};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_tokio::{AdapterError, Authorizer, NoBrowser, Options};
 use tokio::sync::Barrier;
 

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_core::{AuthStatus, Config, HttpRequest};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_tokio::{AdapterError, Authorizer, NoBrowser, Options};
 
 const STATIC: &str = "Bearer static-SECRET-value";

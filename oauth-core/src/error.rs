@@ -300,7 +300,7 @@ pub enum Warning {
 
 /// HTTP statuses that say "not now" rather than "no": 5xx (RFC 9110 §15.6) and 429 Too Many
 /// Requests (RFC 6585 §4). An answer with one of them is transient whatever its body says.
-pub fn is_transient_status(status: u16) -> bool {
+pub(crate) fn is_transient_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 

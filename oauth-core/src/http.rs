@@ -332,6 +332,18 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 
 /// A URL with its query replaced by `?[redacted]` (authorization URLs and callbacks carry
 /// `state`, codes and challenges).
+///
+/// Public for whoever prints or logs such a URL: the core's own `Debug` output, the
+/// `BrowserOutcome` of `mcp-oauth-store` (both adapters) and the testbed's request log.
+///
+/// ```
+/// use mcp_oauth_core::http::redact_query;
+///
+/// assert_eq!(
+///     redact_query("http://127.0.0.1:5/callback?code=c&state=s"),
+///     "http://127.0.0.1:5/callback?[redacted]"
+/// );
+/// ```
 pub fn redact_query(url: &str) -> String {
     match url.find('?') {
         Some(i) => format!("{}?[redacted]", &url[..i]),

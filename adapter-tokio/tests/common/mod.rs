@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError, StoreKind, StoreLock};
 use mcp_oauth_core::{
     AccessToken, ClientAuthMethod, ClientKind, ClientRegistration, HttpRequest, HttpResponse,
     RefreshToken, Session, TokenSet, TokenType, SESSION_VERSION,
 };
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError, StoreKind, StoreLock};
 use mcp_oauth_tokio::{BoxFuture, HttpClient};
 use serde_json::json;
 
