@@ -10,7 +10,7 @@
 # the TypeScript SDK `@modelcontextprotocol/sdk` (tests/interop/mcp-server-ts.mjs) and the
 # Python SDK `mcp` (tests/interop/mcp_server_py.py), each checking the token's audience. The
 # browser: Debian's `chromium`, driven by tests/interop/browser.mjs, which the CLI launches
-# through $BROWSER (adapter-blocking/src/launch.rs).
+# through $BROWSER (store/src/launch.rs).
 #
 # Each cell starts one authorization server in one configuration and one MCP server, then,
 # with its own `--store file --state-dir`:
@@ -144,7 +144,7 @@ window() { tail -n +$(($1 + 1)) "$LOG" | head -n $(($2 - $1)); }
 count() { window "$1" "$2" | grep -c -- "$3" || true; }
 count_all() { grep -c -- "$1" "$LOG" || true; }
 
-# A field of the stored session (the file store's envelope, adapter-blocking/src/store/file.rs).
+# A field of the stored session (the file store's envelope, store/src/file.rs).
 store_field() {
   "$PY" - "$STATE" "$1" <<'PY'
 import glob, json, sys
