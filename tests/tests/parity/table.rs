@@ -1,0 +1,206 @@
+//! The rows: one per item of issue 11's list, each with what both adapters must observe.
+
+use mcp_oauth_core::Step;
+use mcp_oauth_tests::testbed::TestbedConfig;
+
+use super::{served, steps, Fault, Observed, Op, Scenario, Setup, Summary};
+use crate::e2e_common::step_up_config;
+
+/// Every row, in the issue's order.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        static_header(),
+        login_under_a_static_header(),
+        stale_stored_session(),
+        a_401_after_a_refresh(),
+        a_403_step_up(),
+        concurrent_expiry_with_100_callers(),
+        a_transport_failure_during_refresh(),
+        two_failures_in_one_drive(),
+        cancellation_during_the_browser_wait(),
+    ]
+}
+
+/// Nothing happened: no request, no error, no write, nothing stored.
+fn nothing() -> Observed {
+    Observed {
+        served: served(&[]),
+        oauth_requests: steps(&[]),
+        result: Ok(()),
+        browser_launches: 0,
+        store_saves: 0,
+        store_deletes: 0,
+        session: None,
+        stored: None,
+        violations: Vec::new(),
+    }
+}
+
+pub fn static_header() -> Scenario {
+    Scenario {
+        name: "static header",
+        testbed: TestbedConfig::default,
+        setup: Setup::StaticHeader,
+        fault: Fault::None,
+        ops: vec![Op::ToolsList, Op::ToolsList],
+        expected: Observed {
+            served: served(&[("Mcp", &[200, 200])]),
+            ..nothing()
+        },
+    }
+}
+
+pub fn login_under_a_static_header() -> Scenario {
+    Scenario {
+        name: "login under a static header",
+        testbed: TestbedConfig::default,
+        setup: Setup::StaticHeader,
+        fault: Fault::None,
+        ops: vec![Op::Login],
+        expected: Observed {
+            result: Err("TODO".into()),
+            ..nothing()
+        },
+    }
+}
+
+pub fn stale_stored_session() -> Scenario {
+    Scenario {
+        name: "stale stored session",
+        testbed: TestbedConfig::default,
+        setup: Setup::Stale,
+        fault: Fault::None,
+        ops: vec![Op::ToolsList],
+        expected: Observed {
+            served: served(&[
+                ("Registration", &[201]),
+                ("Authorize", &[302]),
+                ("Token", &[401, 200]),
+                ("Mcp", &[200]),
+            ]),
+            oauth_requests: steps(&[
+                (Step::Refresh, 1),
+                (Step::Registration, 1),
+                (Step::TokenExchange, 1),
+            ]),
+            browser_launches: 1,
+            store_saves: 2,
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
+
+pub fn a_401_after_a_refresh() -> Scenario {
+    Scenario {
+        name: "401 after a refresh",
+        testbed: TestbedConfig::default,
+        setup: Setup::Revoked,
+        fault: Fault::RevokeAfterFirstRefresh,
+        ops: vec![Op::ToolsList],
+        expected: Observed {
+            served: served(&[
+                ("Authorize", &[302]),
+                ("Token", &[200, 200]),
+                ("Mcp", &[401, 401, 200]),
+            ]),
+            oauth_requests: steps(&[(Step::Refresh, 1), (Step::TokenExchange, 1)]),
+            browser_launches: 1,
+            store_saves: 2,
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
+
+pub fn a_403_step_up() -> Scenario {
+    Scenario {
+        name: "403 step-up",
+        testbed: step_up_config,
+        setup: Setup::LoggedIn,
+        fault: Fault::None,
+        ops: vec![Op::CallTestTool],
+        expected: Observed {
+            served: served(&[
+                ("Authorize", &[302]),
+                ("Token", &[200]),
+                ("Mcp", &[403, 200]),
+            ]),
+            oauth_requests: steps(&[(Step::TokenExchange, 1)]),
+            browser_launches: 1,
+            store_saves: 1,
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
+
+pub fn concurrent_expiry_with_100_callers() -> Scenario {
+    Scenario {
+        name: "concurrent expiry with 100 callers",
+        testbed: TestbedConfig::default,
+        setup: Setup::Expired,
+        fault: Fault::None,
+        ops: vec![Op::Stampede(100)],
+        expected: Observed {
+            served: served(&[("Token", &[200])]),
+            oauth_requests: steps(&[(Step::Refresh, 1)]),
+            store_saves: 1,
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
+
+pub fn a_transport_failure_during_refresh() -> Scenario {
+    Scenario {
+        name: "a transport failure during refresh",
+        testbed: TestbedConfig::default,
+        setup: Setup::Expired,
+        fault: Fault::RefreshTransport,
+        ops: vec![Op::ToolsList],
+        expected: Observed {
+            oauth_requests: steps(&[(Step::Refresh, 1)]),
+            result: Err("TODO".into()),
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
+
+pub fn two_failures_in_one_drive() -> Scenario {
+    Scenario {
+        name: "two failures in one drive",
+        testbed: TestbedConfig::default,
+        setup: Setup::Empty,
+        fault: Fault::DiscoveryTransport,
+        ops: vec![Op::Login],
+        expected: Observed {
+            oauth_requests: steps(&[(Step::ResourceMetadata, 2)]),
+            result: Err("TODO".into()),
+            ..nothing()
+        },
+    }
+}
+
+pub fn cancellation_during_the_browser_wait() -> Scenario {
+    Scenario {
+        name: "cancellation during the browser wait",
+        testbed: TestbedConfig::default,
+        setup: Setup::LoggedIn,
+        fault: Fault::None,
+        ops: vec![Op::LoginThenCancel],
+        expected: Observed {
+            result: Err("Cancelled: cancelled".into()),
+            browser_launches: 1,
+            session: Summary::TOKENS,
+            stored: Summary::TOKENS,
+            ..nothing()
+        },
+    }
+}
