@@ -28,8 +28,10 @@
 //!    browser ends it with `Cancelled` and keeps the session.
 //!
 //! The harness is in `parity/`: the table's types and the counting store in `parity/mod.rs`,
-//! the rows in `parity/table.rs`, the seeding in `parity/seed.rs`, the fault injector in `parity/faults.rs`, one runner per
-//! adapter. An observed difference between the adapters fails its row's test by design.
+//! the rows in `parity/table.rs`, the seeding in `parity/seed.rs`, the fault injector in
+//! `parity/faults.rs`, one runner per adapter (`parity/blocking.rs`, `parity/tokio_runner.rs`).
+//! An observed difference between the adapters fails its row's test by design: the row is
+//! never ignored, the assertion stays.
 
 mod e2e_common;
 mod parity;

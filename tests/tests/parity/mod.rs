@@ -83,10 +83,7 @@ impl Summary {
     pub fn of(session: Option<&Session>) -> Option<Summary> {
         session.map(|s| Summary {
             access_token: s.tokens.is_some(),
-            refresh_token: s
-                .tokens
-                .as_ref()
-                .is_some_and(|t| t.refresh_token.is_some()),
+            refresh_token: s.tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
         })
     }
 }
@@ -133,7 +130,9 @@ pub fn served_by_kind(server: &TestbedServer) -> BTreeMap<String, Vec<u16>> {
     let mut out: BTreeMap<String, Vec<u16>> = BTreeMap::new();
     server.with_testbed(|t| {
         for r in t.log() {
-            out.entry(format!("{:?}", r.kind)).or_default().push(r.status);
+            out.entry(format!("{:?}", r.kind))
+                .or_default()
+                .push(r.status);
         }
     });
     out
@@ -153,8 +152,26 @@ pub fn same_header_for_all(headers: Vec<Result<String, String>>) -> Result<(), S
     distinct.dedup();
     match distinct.len() {
         1 => Ok(()),
-        n => Err(format!("{n} different headers for {} callers", headers.len())),
+        n => Err(format!(
+            "{n} different headers for {} callers",
+            headers.len()
+        )),
     }
+}
+
+/// `message` with every loopback port replaced by `PORT`: each runner has its own testbed and
+/// listener ports, which error messages may name.
+pub fn without_ports(message: String) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(i) = rest.find(HOST) {
+        out.push_str(&rest[..i + HOST.len()]);
+        rest = rest[i + HOST.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push_str("PORT");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An error as the table names it: the variant (with the core's variant inside `Auth`) and

@@ -11,8 +11,8 @@ use mcp_oauth_tests::serve::TestbedServer;
 use mcp_oauth_tests::testbed::TestbedConfig;
 
 use crate::e2e_common::{
-    assert_tools, clear_log, client_config, expire_stored_access_token, start, stored_tokens,
-    Call, ScriptedBrowser,
+    assert_tools, clear_log, client_config, expire_stored_access_token, start, stored_tokens, Call,
+    ScriptedBrowser,
 };
 
 /// What the store (or the configuration) holds before the first operation.

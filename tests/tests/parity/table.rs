@@ -36,6 +36,8 @@ fn nothing() -> Observed {
     }
 }
 
+/// Row 1: Two `tools/list` calls with a static header the testbed accepts: two MCP requests, no
+/// OAuth request, the store never written (nor read: it stays empty).
 pub fn static_header() -> Scenario {
     Scenario {
         name: "static header",
@@ -50,6 +52,7 @@ pub fn static_header() -> Scenario {
     }
 }
 
+/// Row 2: `login()` under a static header: refused before any IO, as a configuration error.
 pub fn login_under_a_static_header() -> Scenario {
     Scenario {
         name: "login under a static header",
@@ -58,12 +61,20 @@ pub fn login_under_a_static_header() -> Scenario {
         fault: Fault::None,
         ops: vec![Op::Login],
         expected: Observed {
-            result: Err("TODO".into()),
+            result: Err(
+                "Auth(Config): configuration: a static Authorization header is \
+                         configured; OAuth login is disabled"
+                    .into(),
+            ),
             ..nothing()
         },
     }
 }
 
+/// Row 3: The AS forgot the registration: the refresh gets 401 `invalid_client` (RFC 6749 §5.2),
+/// the dead tokens are dropped (first save), the re-authorization re-reads the PRM (RFC 9728;
+/// the AS metadata comes from the session's discovery cache), registers afresh (RFC 7591),
+/// and the new tokens are stored (second save) before the call goes out.
 pub fn stale_stored_session() -> Scenario {
     Scenario {
         name: "stale stored session",
@@ -73,12 +84,14 @@ pub fn stale_stored_session() -> Scenario {
         ops: vec![Op::ToolsList],
         expected: Observed {
             served: served(&[
+                ("ResourceMetadata", &[200]),
                 ("Registration", &[201]),
                 ("Authorize", &[302]),
                 ("Token", &[401, 200]),
                 ("Mcp", &[200]),
             ]),
             oauth_requests: steps(&[
+                (Step::ResourceMetadata, 1),
                 (Step::Refresh, 1),
                 (Step::Registration, 1),
                 (Step::TokenExchange, 1),
@@ -92,6 +105,9 @@ pub fn stale_stored_session() -> Scenario {
     }
 }
 
+/// Row 4: 401, refresh, and 401 again for the refreshed token: one refresh only, then a
+/// re-authorization through the browser (PRM re-read, code exchange), and the third MCP
+/// request succeeds. One save per new token.
 pub fn a_401_after_a_refresh() -> Scenario {
     Scenario {
         name: "401 after a refresh",
@@ -101,11 +117,16 @@ pub fn a_401_after_a_refresh() -> Scenario {
         ops: vec![Op::ToolsList],
         expected: Observed {
             served: served(&[
+                ("ResourceMetadata", &[200]),
                 ("Authorize", &[302]),
                 ("Token", &[200, 200]),
                 ("Mcp", &[401, 401, 200]),
             ]),
-            oauth_requests: steps(&[(Step::Refresh, 1), (Step::TokenExchange, 1)]),
+            oauth_requests: steps(&[
+                (Step::ResourceMetadata, 1),
+                (Step::Refresh, 1),
+                (Step::TokenExchange, 1),
+            ]),
             browser_launches: 1,
             store_saves: 2,
             session: Summary::TOKENS,
@@ -115,6 +136,8 @@ pub fn a_401_after_a_refresh() -> Scenario {
     }
 }
 
+/// Row 5: `tools/call` needs `mcp:write`: 403 `insufficient_scope`, one authorization request for
+/// the union of scopes (the testbed checks it: no violation), code exchange, retry.
 pub fn a_403_step_up() -> Scenario {
     Scenario {
         name: "403 step-up",
@@ -138,6 +161,8 @@ pub fn a_403_step_up() -> Scenario {
     }
 }
 
+/// Row 6: 100 callers released together on an expired token: exactly one refresh request, one
+/// save, every caller gets the same new header.
 pub fn concurrent_expiry_with_100_callers() -> Scenario {
     Scenario {
         name: "concurrent expiry with 100 callers",
@@ -156,6 +181,8 @@ pub fn concurrent_expiry_with_100_callers() -> Scenario {
     }
 }
 
+/// Row 7: The refresh request fails in transport: the error names the step and the cause, nothing
+/// reaches the testbed, nothing is written, and both tokens are kept in memory and in the store.
 pub fn a_transport_failure_during_refresh() -> Scenario {
     Scenario {
         name: "a transport failure during refresh",
@@ -165,7 +192,7 @@ pub fn a_transport_failure_during_refresh() -> Scenario {
         ops: vec![Op::ToolsList],
         expected: Observed {
             oauth_requests: steps(&[(Step::Refresh, 1)]),
-            result: Err("TODO".into()),
+            result: Err("Auth(Transport): Refresh: transport failed: connection reset".into()),
             session: Summary::TOKENS,
             stored: Summary::TOKENS,
             ..nothing()
@@ -173,6 +200,9 @@ pub fn a_transport_failure_during_refresh() -> Scenario {
     }
 }
 
+/// Row 8: Both PRM requests of the login (RFC 9728 §3 path insertion, then the root URL) fail,
+/// "timed out (1)" then "timed out (2)": the caller gets the first failure, and the drive stops
+/// there (no AS metadata request).
 pub fn two_failures_in_one_drive() -> Scenario {
     Scenario {
         name: "two failures in one drive",
@@ -182,12 +212,17 @@ pub fn two_failures_in_one_drive() -> Scenario {
         ops: vec![Op::Login],
         expected: Observed {
             oauth_requests: steps(&[(Step::ResourceMetadata, 2)]),
-            result: Err("TODO".into()),
+            result: Err("Auth(Discovery): the protected-resource metadata at \
+                         http://127.0.0.1:PORT/.well-known/oauth-protected-resource/mcp could \
+                         not be fetched: timed out (1)"
+                .into()),
             ..nothing()
         },
     }
 }
 
+/// Row 9: `login()` over a valid session with a browser that never comes back, cancelled once the
+/// status is `WaitingForBrowser`: `Cancelled`, one launch, the session kept, nothing written.
 pub fn cancellation_during_the_browser_wait() -> Scenario {
     Scenario {
         name: "cancellation during the browser wait",
@@ -196,6 +231,8 @@ pub fn cancellation_during_the_browser_wait() -> Scenario {
         fault: Fault::None,
         ops: vec![Op::LoginThenCancel],
         expected: Observed {
+            served: served(&[("ResourceMetadata", &[200])]),
+            oauth_requests: steps(&[(Step::ResourceMetadata, 1)]),
             result: Err("Cancelled: cancelled".into()),
             browser_launches: 1,
             session: Summary::TOKENS,

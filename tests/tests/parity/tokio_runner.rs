@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use mcp_oauth_core::{AuthStatus, BrowserRequest, HttpRequest, HttpResponse};
 use mcp_oauth_tokio::{
-    Authorizer, BoxFuture, Browser, BrowserOutcome, FnBrowser, HttpClient, Options,
-    ReqwestClient,
+    Authorizer, BoxFuture, Browser, BrowserOutcome, FnBrowser, HttpClient, Options, ReqwestClient,
 };
 use tokio::sync::Barrier;
 
 use super::faults::Injector;
 use super::seed::seed;
 use super::{
-    browser_completes, describe, served_by_kind, violations, CountingStore, Observed, Op,
-    Scenario, Summary,
+    browser_completes, describe, served_by_kind, violations, CountingStore, Observed, Op, Scenario,
+    Summary,
 };
 use crate::e2e_common::{client_config, Call, ScriptedBrowser, BOUND};
 
@@ -104,7 +103,7 @@ pub fn run(scenario: &Scenario) -> Observed {
         Observed {
             served: served_by_kind(&server),
             oauth_requests: auth.request_counts(),
-            result,
+            result: result.map_err(super::without_ports),
             browser_launches: auth.browser_launches(),
             store_saves,
             store_deletes,
