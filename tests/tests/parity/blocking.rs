@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use mcp_oauth_blocking::{
     Authorizer, Browser, BrowserOutcome, FnBrowser, HttpClient, Options, UreqClient,
 };
-use mcp_oauth_core::{AuthStatus, BrowserRequest, HttpRequest, HttpResponse};
+use mcp_oauth_core::{AuthStatus, BrowserRequest, HttpRequest, HttpResponse, TransportError};
 
-use super::faults::Injector;
+use super::faults::{transport_error, Injector};
 use super::seed::seed;
 use super::{
     browser_completes, describe, served_by_kind, violations, CountingStore, Observed, Op, Scenario,
@@ -25,13 +25,17 @@ struct Faulty {
 }
 
 impl HttpClient for Faulty {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         self.send_within(req, BOUND)
     }
 
-    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
         if let Some(message) = self.injector.before(req) {
-            return Err(message);
+            return Err(transport_error(&message));
         }
         let result = self.inner.send_within(req, timeout);
         self.injector.after(req);

@@ -10,6 +10,18 @@ use mcp_oauth_core::HttpRequest;
 use mcp_oauth_tests::serve::TestbedServer;
 use mcp_oauth_tests::testbed::RequestKind;
 
+/// The typed transport failure for an injected message: a timeout when it says so, else a
+/// failed connection.
+pub fn transport_error(message: &str) -> mcp_oauth_core::TransportError {
+    use mcp_oauth_core::TransportErrorKind;
+    let kind = if message.contains("timed out") {
+        TransportErrorKind::Timeout
+    } else {
+        TransportErrorKind::Connect
+    };
+    mcp_oauth_core::TransportError::new(kind, message)
+}
+
 /// The injected trouble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_oauth_core::{AuthStatus, BrowserRequest, HttpRequest, HttpResponse};
+use mcp_oauth_core::{AuthStatus, BrowserRequest, HttpRequest, HttpResponse, TransportError};
 use mcp_oauth_tokio::{
     Authorizer, BoxFuture, Browser, BrowserOutcome, FnBrowser, HttpClient, Options, ReqwestClient,
 };
 use tokio::sync::Barrier;
 
-use super::faults::Injector;
+use super::faults::{transport_error, Injector};
 use super::seed::seed;
 use super::{
     browser_completes, describe, served_by_kind, violations, CountingStore, Observed, Op, Scenario,
@@ -26,10 +26,13 @@ struct Faulty {
 }
 
 impl HttpClient for Faulty {
-    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
             if let Some(message) = self.injector.before(req) {
-                return Err(message);
+                return Err(transport_error(&message));
             }
             let result = self.inner.send(req).await;
             self.injector.after(req);
