@@ -192,7 +192,9 @@ pub fn a_transport_failure_during_refresh() -> Scenario {
         ops: vec![Op::ToolsList],
         expected: Observed {
             oauth_requests: steps(&[(Step::Refresh, 1)]),
-            result: Err("Auth(Transport): Refresh: transport failed (connect): connection reset".into()),
+            result: Err(
+                "Auth(Transport): Refresh: transport failed (connect): connection reset".into(),
+            ),
             session: Summary::TOKENS,
             stored: Summary::TOKENS,
             ..nothing()
