@@ -10,7 +10,7 @@
 # the TypeScript SDK `@modelcontextprotocol/sdk` (tests/interop/mcp-server-ts.mjs) and the
 # Python SDK `mcp` (tests/interop/mcp_server_py.py), each checking the token's audience. The
 # browser: Debian's `chromium`, driven by tests/interop/browser.mjs, which the CLI launches
-# through $BROWSER (adapter-blocking/src/launch.rs).
+# through $BROWSER (store/src/launch.rs).
 #
 # Each cell starts one authorization server in one configuration and one MCP server, then,
 # with its own `--store file --state-dir`:
@@ -25,7 +25,8 @@
 #                works there (RFC 7009 §2)
 #   token after  `token` after logout exits 3 (login needed)
 # "Expired" means what the client acts on: in cells marked `margin` the token is inside the
-# client's 60 s refresh margin (oauth-core/src/config.rs `refresh_margin`), in cells marked
+# client's refresh margin (oauth-core/src/config.rs `refresh_margin`, 60 s, at most half the
+# token's lifetime), in cells marked
 # `real` it is past its `exp` at the MCP server too.
 #
 # Installs (cached under ${MCP_OAUTH_INTEROP_CACHE:-~/.cache/mcp-oauth-interop}): Debian's
@@ -59,18 +60,16 @@ EXPECT_KNOWN=${INTEROP_EXPECT_KNOWN:-0}
 # Expiry `-`: the AS refuses the resource, and the cell checks that login fails cleanly.
 # {RP} is replaced by a free port chosen at run time.
 CELLS=(
-  "oidc-dpop|oidc-provider|--dpop optional --ttl 70|ts|margin|yes||dpop-auto|DPoP advertised but optional; rotating refresh tokens"
-  "oidc-slash|oidc-provider|--issuer-slash --ttl 70|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
+  "oidc-dpop|oidc-provider|--dpop optional --ttl 40|ts|margin|yes|||DPoP advertised but optional; rotating refresh tokens"
+  "oidc-slash|oidc-provider|--issuer-slash --ttl 40|py|margin|yes|||issuer with a trailing slash; rotating refresh tokens"
   "oidc-norefresh|oidc-provider|--no-refresh --ttl 8|ts|real|no|||no refresh token; 8 s access tokens"
-  "oidc-short|oidc-provider|--no-rotate --ttl 10|py|real|yes||short-token-margin|10 s access tokens; non-rotating refresh tokens"
-  "dot-dcr|dot|--ttl 70|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
-  "dot-iss|dot|--iss --no-rotate --ttl 70|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
-  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 70|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
-  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 70|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
+  "oidc-short|oidc-provider|--no-rotate --ttl 20|py|real|yes|||20 s access tokens (shorter than the 60 s margin); non-rotating refresh tokens"
+  "dot-dcr|dot|--ttl 40|py|margin|yes|||DCR; rotating refresh tokens; no RFC 9207 iss"
+  "dot-iss|dot|--iss --no-rotate --ttl 40|ts|margin|yes|||DCR; RFC 9207 iss; non-rotating refresh tokens"
+  "oidc-target|oidc-provider|--only-resource http://127.0.0.1:9/other --ttl 40|py|-|-|||AS that does not serve this MCP server: invalid_target (RFC 8707 §2)"
+  "dot-prereg|dot|--no-dcr --client interop-cli --redirect-port {RP} --ttl 40|ts|margin|yes|--client-id interop-cli --redirect-port {RP}||pre-registered public client, fixed redirect port; no RFC 9207 iss"
 )
 declare -A KNOWN_TEXT=(
-  [dpop-auto]="the client binds tokens with DPoP whenever the AS advertises dpop_signing_alg_values_supported, which a Bearer-only MCP server refuses (expected to fail until the DPoP-auto fix lands)"
-  [short-token-margin]="a token shorter-lived than the 60 s refresh margin is refreshed again by every process that loads it, so 8 concurrent token processes send 8 refresh requests (expected to fail until the margin is kept across processes)"
 )
 
 die() { echo "interop: $*" >&2; exit 1; }
@@ -145,7 +144,7 @@ window() { tail -n +$(($1 + 1)) "$LOG" | head -n $(($2 - $1)); }
 count() { window "$1" "$2" | grep -c -- "$3" || true; }
 count_all() { grep -c -- "$1" "$LOG" || true; }
 
-# A field of the stored session (the file store's envelope, adapter-blocking/src/store/file.rs).
+# A field of the stored session (the file store's envelope, store/src/file.rs).
 store_field() {
   "$PY" - "$STATE" "$1" <<'PY'
 import glob, json, sys
@@ -169,7 +168,12 @@ mcp_probe() {
 wait_expiry() {
   local at target now
   at=$("$CLI" $S status --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)[0]["expires_at"])')
-  if [ "$EXPIRY" = real ]; then target=$((at + 1)); else target=$((at - 60 + 1)); fi
+  # The client refreshes within its margin: 60 s, but at most half the token's lifetime
+  # (oauth-core/src/machine/mod.rs `effective_margin`, the issue time stored with the tokens).
+  local ttl margin=60
+  ttl=$(printf '%s' "$AS_FLAGS" | sed -n 's/.*--ttl \([0-9]*\).*/\1/p')
+  if [ -n "$ttl" ] && [ $((ttl / 2)) -lt $margin ]; then margin=$((ttl / 2)); fi
+  if [ "$EXPIRY" = real ]; then target=$((at + 1)); else target=$((at - margin + 1)); fi
   now=$(date +%s)
   if [ $((target - now)) -gt 90 ]; then
     echo "token lives $((target - now)) s more: refusing to wait" >&2
@@ -325,7 +329,7 @@ run_refusal() {
   timeout 150 "$CLI" $S login "$URL" --login-timeout 120 >"$DIR/login.out" 2>"$DIR/login.err" || rc=$?
   n_auth=$(grep '"ua":"Mozilla' "$LOG" | grep -c -e '"path":"/auth"' -e '"path":"/authorize/"' || true)
   n_token=$(count_all '"grant_type":"')
-  step login "$([ $rc = 1 ] && grep -q invalid_target "$DIR/login.err" && [ "$n_auth" = 1 ] && [ "$n_token" = 0 ] && echo ok || echo FAIL)" \
+  step login "$([ $rc = 1 ] && grep -q invalid_target "$DIR/login.err" && grep -q -- --no-resource "$DIR/login.err" && [ "$n_auth" = 1 ] && [ "$n_token" = 0 ] && echo ok || echo FAIL)" \
     "exit $rc; authorization requests $n_auth, token requests $n_token; says: $(grep -o 'invalid_target[^.;]*' "$DIR/login.err" | head -n1 | cut -c1-120)" "$DIR/login.err" || return 1
   "$CLI" $S status "$URL" >/dev/null 2>&1 || st=$?
   step "no session" "$([ $st = 3 ] && echo ok || echo FAIL)" "status exit $st" || return 1
@@ -453,8 +457,8 @@ elapsed=$((SECONDS - start))
   echo "with MCP servers from @modelcontextprotocol/sdk $(sed 's/.*sdk@\([^ ]*\).*/\1/' <<<"$NPM_PKGS") and mcp $(sed 's/.*mcp==\([^ ]*\).*/\1/' <<<"$PIP_PKGS") (PyPI), and Debian's Chromium logging in."
   echo "Each cell: login through the browser, tools/list, a tool call after expiry (one refresh), eight"
   echo "concurrent \`token\` processes after expiry (one refresh, no invalid_grant), \`status --json\` without"
-  echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's"
-  echo "60 s refresh margin; \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
+  echo "secrets, logout with revocation, \`token\` after logout exits 3. Expiry \`margin\`: inside the client's refresh margin"
+  echo "(60 s, at most half the token's lifetime); \`real\`: past \`exp\`. Requests are counted in the authorization server's own log."
   echo
   echo "| cell | authorization server | configuration | MCP server | expiry | iss in callback | result | failing steps | requests at the AS | s |"
   echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the keychain store tests (adapter-blocking/tests/store_keychain.rs) against a real Secret
+# Runs the keychain store tests (store/tests/store_keychain.rs, and the locked-keychain test of the
+# blocking adapter, adapter-blocking/tests/store_keychain_locked.rs) against a real Secret
 # Service: a throwaway, unlocked gnome-keyring-daemon on a private D-Bus session bus, as
 # ARCHITECTURE.md §10 describes. With MCP_OAUTH_KEYCHAIN_TESTS=1 the tests fail,
 # rather than skip, when the keychain cannot be reached.
@@ -25,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # Build first, with the real HOME, so the throwaway session only runs tests.
-cargo test -p mcp-oauth-blocking --test store_keychain --no-run
+cargo test -p mcp-oauth-store --test store_keychain --no-run
 cargo test -p mcp-oauth-blocking --test store_keychain_locked --no-run
 cargo test -p mcp-oauth-tests --test e2e_blocking --no-run
 
@@ -42,7 +43,7 @@ export MCP_OAUTH_KEYCHAIN_TESTS=1
 
 dbus-run-session -- bash -c \
   'eval "$(printf pw | gnome-keyring-daemon --unlock --components=secrets)"; exec "$@"' _ \
-  cargo test -p mcp-oauth-blocking --test store_keychain
+  cargo test -p mcp-oauth-store --test store_keychain
 
 # A locked keychain: typed errors, no login, the item kept. Locking takes the whole collection,
 # so it gets a D-Bus session (and keyring daemon) of its own.

@@ -13,9 +13,9 @@ use mcp_oauth_core::{
 
 use crate::browser::{Browser, SystemBrowser};
 use crate::driver::{new_machine, now_since, Inner, Settings};
-use crate::error::AdapterError;
 use crate::http::{HttpClient, UreqClient};
 use crate::store::SessionStore;
+use crate::AdapterError;
 
 /// How an [`Authorizer`] does its IO. Build with [`Options::new`] and adjust fields.
 #[derive(Clone)]

@@ -8,13 +8,13 @@
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_core::coordinator::{AdapterFailure, Coordinator, Effect, Failure, Op, Plan};
+use mcp_oauth_core::coordinator::{Coordinator, Effect, Failure, Op, Plan};
 use mcp_oauth_core::{AuthorizationHeader, Config, Machine, Now, SeededRng};
 
 use crate::browser::{Browser, BrowserOutcome};
-use crate::error::AdapterError;
 use crate::http::HttpClient;
 use crate::store::SessionStore;
+use crate::AdapterError;
 
 /// What wakes a driver waiting for the browser step.
 pub(crate) enum Wake {
@@ -39,12 +39,6 @@ pub(crate) struct Settings {
 }
 
 pub(crate) type Guard<'a> = MutexGuard<'a, Coordinator<AdapterError>>;
-
-impl AdapterFailure for AdapterError {
-    fn duplicate(&self) -> Self {
-        AdapterError::duplicate(self)
-    }
-}
 
 /// The state shared by all clones of an [`Authorizer`](crate::Authorizer).
 pub(crate) struct Inner {

@@ -8,53 +8,64 @@
 
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::url_policy::HostRefused;
+use mcp_oauth_core::{
+    HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind, UrlPolicy,
+    MAX_RESPONSE_BYTES,
+};
 
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
 use crate::resolve::PolicyResolver;
 
-/// The message of the error reported when a body exceeds [`MAX_RESPONSE_BYTES`].
-pub const RESPONSE_TOO_LARGE: &str = "response too large";
-
 /// Sends one request. Hosts plug in their own client (a shared connection pool, custom TLS
 /// roots, a test double) by implementing this trait; closures
-/// `Fn(&HttpRequest) -> Result<HttpResponse, String>` implement it too.
+/// `Fn(&HttpRequest) -> Result<HttpResponse, TransportError>` implement it too.
 ///
 /// Contract: do not follow redirects; return every status (3xx/4xx/5xx with their bodies) as
-/// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
-/// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
-/// shown to users, so it must not contain the request body or an `Authorization` value.
+/// `Ok`; return `Err` only when no response arrived, with the [`TransportErrorKind`] that says
+/// why (DNS or connect, TLS, timeout, an address the policy refused), or when the body exceeded
+/// [`MAX_RESPONSE_BYTES`] ([`TransportError::too_large`]). The message is shown to users, so it
+/// must not contain the request body, a URL query or an `Authorization` value.
 /// A client should also screen the addresses a host name resolves to with
 /// [`UrlPolicy::check_resolved`](mcp_oauth_core::UrlPolicy::check_resolved) (the default
 /// client does): the core checks URLs, and only the client sees what a name resolves to.
 ///
 /// ```
 /// use mcp_oauth_blocking::HttpClient;
-/// use mcp_oauth_core::{HttpRequest, HttpResponse};
+/// use mcp_oauth_core::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 ///
 /// /// Answers every request with 404 (a test double).
 /// struct NotFound;
 /// impl HttpClient for NotFound {
-///     fn send(&self, _req: &HttpRequest) -> Result<HttpResponse, String> {
+///     fn send(&self, _req: &HttpRequest) -> Result<HttpResponse, TransportError> {
 ///         Ok(HttpResponse::status(404))
 ///     }
 /// }
 ///
-/// let client = |req: &HttpRequest| -> Result<HttpResponse, String> {
+/// let client = |req: &HttpRequest| -> Result<HttpResponse, TransportError> {
+///     if req.url.starts_with("https://down.example/") {
+///         return Err(TransportError::new(TransportErrorKind::Connect, "connection refused"));
+///     }
 ///     Ok(HttpResponse::status(if req.url.ends_with("/token") { 200 } else { 404 }))
 /// };
+/// let down = client.send(&HttpRequest::get_json("https://down.example/x")).unwrap_err();
+/// assert_eq!(down.kind, TransportErrorKind::Connect);
 /// assert_eq!(client.send(&HttpRequest::get_json("https://as.example/x")).unwrap().status, 404);
 /// assert_eq!(NotFound.send(&HttpRequest::get_json("https://as.example/x")).unwrap().status, 404);
 /// ```
 pub trait HttpClient: Send + Sync {
-    /// Sends `req` and returns the response (any status) or a one-line failure message.
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String>;
+    /// Sends `req` and returns the response (any status) or why none arrived.
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError>;
 
     /// Like [`send`](Self::send), giving up after `timeout` (what is left of the operation's
     /// network budget, `Config::operation_timeout`). The default ignores it and relies on the
     /// client's own timeouts; [`UreqClient`] applies it to the request.
-    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
         let _ = timeout;
         self.send(req)
     }
@@ -62,9 +73,9 @@ pub trait HttpClient: Send + Sync {
 
 impl<F> HttpClient for F
 where
-    F: Fn(&HttpRequest) -> Result<HttpResponse, String> + Send + Sync,
+    F: Fn(&HttpRequest) -> Result<HttpResponse, TransportError> + Send + Sync,
 {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         self(req)
     }
 }
@@ -213,33 +224,54 @@ impl UreqClient {
 }
 
 impl HttpClient for UreqClient {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
-        self.execute(req, None).map_err(|e| one_line(&e))
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.execute(req, None).map_err(|e| transport_error(&e))
     }
 
-    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
-        self.execute(req, Some(timeout)).map_err(|e| one_line(&e))
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, TransportError> {
+        self.execute(req, Some(timeout))
+            .map_err(|e| transport_error(&e))
     }
 }
 
-/// A one-line, user-facing message for a ureq error. The URL is never included (authorization
-/// and callback URLs carry secrets in their query), and control characters are replaced so a
-/// remote cannot forge log lines.
-fn one_line(e: &ureq::Error) -> String {
-    let text = match e {
-        ureq::Error::BodyExceedsLimit(_) => RESPONSE_TOO_LARGE.to_owned(),
-        ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::HostNotFound => "host not found".to_owned(),
-        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
-        ureq::Error::Io(io) => format!("connection failed: {io}"),
+/// Sorts a ureq error into a [`TransportErrorKind`] with a one-line, user-facing message. The
+/// URL is never included (authorization and callback URLs carry secrets in their query), and
+/// [`TransportError::new`] drops control characters so a remote cannot forge log lines.
+fn transport_error(e: &ureq::Error) -> TransportError {
+    use TransportErrorKind as Kind;
+    let (kind, text) = match e {
+        ureq::Error::BodyExceedsLimit(_) => return TransportError::too_large(),
+        ureq::Error::Timeout(t) => (Kind::Timeout, format!("timed out ({t})")),
+        ureq::Error::HostNotFound => (Kind::Connect, "host not found".to_owned()),
+        ureq::Error::ConnectionFailed => (Kind::Connect, "connection failed".to_owned()),
+        // The resolver's refusal (resolve.rs): every address was outside the policy.
+        ureq::Error::Io(io) if refused_by_policy(io) => (Kind::Refused, io.to_string()),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            (Kind::Timeout, format!("timed out: {io}"))
+        }
+        ureq::Error::Io(io) => (Kind::Connect, format!("connection failed: {io}")),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => {
+            (Kind::Tls, format!("TLS failed: {e}"))
+        }
         // The message would quote the URL.
-        ureq::Error::BadUri(_) => "invalid URL".to_owned(),
-        ureq::Error::Http(_) => "invalid request (header name or value)".to_owned(),
-        other => other.to_string(),
+        ureq::Error::BadUri(_) => (Kind::Other, "invalid URL".to_owned()),
+        ureq::Error::Http(_) => (
+            Kind::Other,
+            "invalid request (header name or value)".to_owned(),
+        ),
+        other => (Kind::Other, other.to_string()),
     };
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    TransportError::new(kind, text)
+}
+
+/// True when `io` carries the core's [`HostRefused`] (the resolver screened every address).
+fn refused_by_policy(io: &std::io::Error) -> bool {
+    io.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<HostRefused>().is_some())
 }
 
 #[cfg(test)]

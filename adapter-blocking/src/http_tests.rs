@@ -123,7 +123,7 @@ fn body_at_the_cap_is_read_and_over_the_cap_is_refused() {
         let result = client().send(&HttpRequest::get_json(format!("{url}/big")));
         match result {
             Ok(resp) if ok => assert_eq!(resp.body.len(), len),
-            Err(e) if !ok => assert_eq!(e, RESPONSE_TOO_LARGE),
+            Err(e) if !ok => assert_eq!(e, TransportError::too_large()),
             other => panic!("len {len}: {other:?}"),
         }
     }
@@ -143,7 +143,7 @@ fn chunked_body_over_the_cap_is_refused() {
     let err = client()
         .send(&HttpRequest::get_json(format!("{url}/big")))
         .unwrap_err();
-    assert_eq!(err, RESPONSE_TOO_LARGE);
+    assert_eq!(err, TransportError::too_large());
 }
 
 #[test]
@@ -156,9 +156,10 @@ fn connection_refused_is_one_line_without_the_url() {
         .port();
     let url = format!("http://127.0.0.1:{port}/token?code=SECRET-CODE");
     let err = client().send(&HttpRequest::get_json(url)).unwrap_err();
-    assert!(!err.contains("SECRET-CODE"), "{err}");
-    assert!(!err.contains('\n'));
-    assert!(err.starts_with("connection failed"), "{err}");
+    assert_eq!(err.kind, TransportErrorKind::Connect, "{err}");
+    assert!(!err.message.contains("SECRET-CODE"), "{err}");
+    assert!(!err.message.contains('\n'));
+    assert!(err.message.starts_with("connection failed"), "{err}");
 }
 
 #[test]
@@ -177,7 +178,8 @@ fn timeout_is_reported() {
             "http://127.0.0.1:{port}/slow"
         )))
         .unwrap_err();
-    assert!(err.starts_with("timed out"), "{err}");
+    assert_eq!(err.kind, TransportErrorKind::Timeout, "{err}");
+    assert!(err.message.starts_with("timed out"), "{err}");
     hold.join().unwrap();
 }
 
@@ -186,12 +188,12 @@ fn bad_url_does_not_echo_it() {
     let err = client()
         .send(&HttpRequest::get_json("not a url ?code=SECRET"))
         .unwrap_err();
-    assert!(!err.contains("SECRET"), "{err}");
+    assert!(!err.message.contains("SECRET"), "{err}");
 }
 
 #[test]
 fn closures_are_clients() {
-    let c = |req: &HttpRequest| -> Result<HttpResponse, String> {
+    let c = |req: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         Ok(HttpResponse::status(if req.method == Method::Post {
             201
         } else {

@@ -10,10 +10,10 @@ use mcp_oauth_core::BrowserRequest;
 
 use crate::browser::BrowserOutcome;
 use crate::driver::{Guard, Inner, Wake};
-use crate::error::AdapterError;
 use crate::loopback::{LoopbackListener, Sink};
 use crate::paste;
 use crate::store::StoreLock;
+use crate::AdapterError;
 
 /// What one drive holds open; dropping it closes the listener and releases the store lock.
 #[derive(Default)]

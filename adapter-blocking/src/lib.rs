@@ -3,13 +3,12 @@
 //! The blocking adapter for [`mcp_oauth_core`]: it interprets the core's outputs with plain
 //! threads and `std` IO. Interpreters, not policy: no OAuth decisions here.
 //!
-//! - [`store`]: where sessions persist between runs: the OS keychain, a private file store, or
-//!   memory. Light and synchronous, so it builds with `default-features = false` and the tokio
-//!   adapter reuses it through `spawn_blocking`.
-//! - With the default `http` feature: [`Authorizer`] (one per MCP server) and its effects:
-//!   [`HttpClient`] / [`UreqClient`] (no redirects, timeouts, 256 KiB cap), the
-//!   [`LoopbackListener`] on `127.0.0.1`, [`Browser`] openers and the paste-the-redirect-URL
-//!   fallback on stdin.
+//! - [`Authorizer`] (one per MCP server) and its effects: [`HttpClient`] / [`UreqClient`] (no
+//!   redirects, timeouts, 256 KiB cap), the [`LoopbackListener`] on `127.0.0.1`, [`Browser`]
+//!   openers and the paste-the-redirect-URL fallback on stdin.
+//! - [`store`]: where sessions persist between runs (the OS keychain, a private file store, or
+//!   memory), re-exported from `mcp-oauth-store` together with [`AdapterError`] and
+//!   [`BrowserOutcome`], which the tokio adapter shares.
 //!
 //! **Single flight.** Any number of threads may call [`Authorizer::header`] at once: a valid
 //! token comes back at once (no IO); when it must be refreshed, exactly one caller sends the
@@ -17,7 +16,6 @@
 //! serialize through the store's lock, so a rotating refresh token is spent exactly once.
 //!
 //! ```no_run
-//! # #[cfg(feature = "http")] {
 //! use std::sync::Arc;
 //! use mcp_oauth_blocking::{open_store, Authorizer, Options, StoreChoice};
 //! use mcp_oauth_core::{Config, HttpRequest};
@@ -36,45 +34,33 @@
 //!     &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
 //! ))?;
 //! println!("HTTP {}", response.status);
-//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 // Every public item is documented; CI's clippy -D warnings keeps it so.
 #![warn(missing_docs)]
 
-pub mod launch;
-pub mod paste_line;
-pub mod store;
-
-#[cfg(feature = "http")]
 mod authorizer;
-#[cfg(feature = "http")]
 mod browser;
-#[cfg(feature = "http")]
 mod driver;
-mod error;
-#[cfg(feature = "http")]
 mod http;
-#[cfg(feature = "http")]
 mod interpret;
-#[cfg(feature = "http")]
 mod loopback;
-#[cfg(feature = "http")]
 mod paste;
-#[cfg(feature = "http")]
 mod resolve;
 
-pub use store::{
-    open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,
-    StoreError, StoreKind, StoreLock, StoredEntry,
+/// The session stores, from `mcp-oauth-store` (`mcp_oauth_blocking::store::FileStore` and
+/// `mcp_oauth_blocking::FileStore` both keep working).
+pub use mcp_oauth_store as store;
+/// The browser launcher both adapters share, from `mcp-oauth-store`.
+pub use mcp_oauth_store::launch;
+/// Bounded reading of pasted lines, from `mcp-oauth-store`.
+pub use mcp_oauth_store::paste_line;
+pub use mcp_oauth_store::{
+    open_store, AdapterError, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore,
+    StoreChoice, StoreError, StoreKind, StoreLock, StoredEntry,
 };
 
-#[cfg(feature = "http")]
 pub use authorizer::{Authorizer, Options};
-#[cfg(feature = "http")]
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-pub use error::AdapterError;
-#[cfg(feature = "http")]
-pub use http::{HttpClient, UreqClient, RESPONSE_TOO_LARGE};
-#[cfg(feature = "http")]
+pub use http::{HttpClient, UreqClient};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};

@@ -30,7 +30,7 @@ type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 fn recording(status: u16) -> (Seen, Arc<dyn mcp_oauth_blocking::HttpClient>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
-    let client = move |req: &HttpRequest| -> Result<HttpResponse, String> {
+    let client = move |req: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         log.lock().unwrap().push((
             req.url.clone(),
             req.header("authorization").map(str::to_owned),
@@ -114,7 +114,10 @@ fn debug_output_carries_no_secret() {
     );
     let errors = [
         AdapterError::Store(StoreError::Keychain("locked".into())),
-        AdapterError::Http("connection failed".into()),
+        AdapterError::Http(mcp_oauth_core::TransportError::new(
+            mcp_oauth_core::TransportErrorKind::Connect,
+            "connection failed",
+        )),
         AdapterError::LoginRequired,
         AdapterError::StaticHeaderRejected { status: 401 },
         AdapterError::Auth(mcp_oauth_core::Error::StateMismatch),
@@ -209,7 +212,7 @@ fn send_retries_at_most_twice() {
     let mcp_calls = Arc::new(AtomicUsize::new(0));
     let (as_handle, calls) = (Arc::clone(&fake_as), Arc::clone(&mcp_calls));
     // The MCP server rejects every token.
-    let client = move |req: &HttpRequest| -> Result<HttpResponse, String> {
+    let client = move |req: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         if req.url == TOKEN_ENDPOINT {
             return Ok(as_handle.answer(req));
         }

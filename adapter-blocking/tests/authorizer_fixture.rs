@@ -133,7 +133,7 @@ impl RotatingAs {
 }
 
 impl HttpClient for RotatingAs {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         Ok(self.answer(req))
     }
 }
@@ -264,7 +264,7 @@ pub struct Idp {
     /// `METHOD url` of every request, in order.
     pub log: Mutex<Vec<String>>,
     /// When set, the answer to the code exchange.
-    pub token_override: Mutex<Option<Result<HttpResponse, String>>>,
+    pub token_override: Mutex<Option<Result<HttpResponse, mcp_oauth_core::TransportError>>>,
 }
 
 impl Idp {
@@ -278,7 +278,7 @@ impl Idp {
 }
 
 impl HttpClient for Idp {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         let method = if req.method == Method::Post {
             "POST"
         } else {

@@ -212,7 +212,13 @@ fn a_failed_login_deletes_a_stale_session_but_a_network_failure_does_not() {
             )),
             true,
         ),
-        (Err("connection failed: reset".to_owned()), false),
+        (
+            Err(mcp_oauth_core::TransportError::new(
+                mcp_oauth_core::TransportErrorKind::Connect,
+                "connection failed: reset",
+            )),
+            false,
+        ),
     ] {
         let store = Arc::new(FlakyStore::default());
         let mut stale = session_with(TOKEN_ENDPOINT, "unused", None);

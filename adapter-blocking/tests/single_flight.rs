@@ -180,10 +180,13 @@ fn a_failed_refresh_is_handed_to_every_waiter() {
         .unwrap();
     let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&requests);
-    let failing = move |_: &HttpRequest| -> Result<HttpResponse, String> {
+    let failing = move |_: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         counter.fetch_add(1, Ordering::SeqCst);
         thread::sleep(Duration::from_millis(50));
-        Err("connection failed: refused".into())
+        Err(mcp_oauth_core::TransportError::new(
+            mcp_oauth_core::TransportErrorKind::Connect,
+            "connection failed: refused",
+        ))
     };
     let auth = Authorizer::new(
         config(),
@@ -202,8 +205,13 @@ fn a_failed_refresh_is_handed_to_every_waiter() {
         .collect();
     for h in handles {
         match h.join().unwrap() {
-            Err(AdapterError::Auth(mcp_oauth_core::Error::Transport { step, message })) => {
+            Err(AdapterError::Auth(mcp_oauth_core::Error::Transport {
+                step,
+                kind,
+                message,
+            })) => {
                 assert_eq!(step, Step::Refresh);
+                assert_eq!(kind, mcp_oauth_core::TransportErrorKind::Connect);
                 assert_eq!(message, "connection failed: refused");
             }
             other => panic!("{other:?}"),
@@ -227,7 +235,7 @@ fn concurrent_401s_for_the_same_token_cause_one_refresh() {
     let fake_as = RotatingAs::new(Duration::from_millis(50));
     let mcp_requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (as_handle, counter) = (Arc::clone(&fake_as), Arc::clone(&mcp_requests));
-    let client = move |req: &HttpRequest| -> Result<HttpResponse, String> {
+    let client = move |req: &HttpRequest| -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         if req.url == TOKEN_ENDPOINT {
             return Ok(as_handle.answer(req));
         }

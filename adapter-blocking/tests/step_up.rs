@@ -112,7 +112,7 @@ fn step_up_on_403_insufficient_scope_then_retry() {
 }
 
 #[test]
-fn send_gives_up_after_three_retries_and_returns_the_last_answer() {
+fn send_gives_up_once_a_login_did_not_help_and_returns_the_last_answer() {
     let store = MemoryStore::new();
     store
         .save(
@@ -139,6 +139,8 @@ fn send_gives_up_after_three_retries_and_returns_the_last_answer() {
         ))
         .unwrap();
     assert_eq!(response.status, 401);
-    // The first try plus three retries: room for 401 → login, 401 → refresh, 403 → step-up.
-    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    // 401 → a login; the brand-new token is refused too, so no second browser login for the
+    // same request (the coordinator's send rule): the first try plus one retry.
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(auth.browser_launches(), 1);
 }

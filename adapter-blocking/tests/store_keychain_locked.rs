@@ -9,7 +9,7 @@
 //! without `MCP_OAUTH_KEYCHAIN_TESTS=1` it returns early; with it, an unreachable keychain fails.
 #![cfg(target_os = "linux")]
 
-#[path = "store_fixture.rs"]
+#[path = "authorizer_fixture.rs"]
 mod fixture;
 
 use std::process::Command;
@@ -17,10 +17,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fixture::{session, ACCESS_TOKEN};
 use mcp_oauth_blocking::store::{KeychainOptions, KeychainStore, SessionStore, StoreError};
 use mcp_oauth_blocking::{AdapterError, Authorizer, HttpClient, Options};
 use mcp_oauth_core::{Config, HttpRequest, HttpResponse};
+
+/// The access token of the stored session; it must never show in an error.
+const ACCESS_TOKEN: &str = "at-SECRET-0123456789";
+
+/// A session for `KEY` (the fixture's `SERVER`) that is still valid.
+fn session(key: &str) -> mcp_oauth_core::Session {
+    assert_eq!(key, fixture::SERVER);
+    fixture::session_with(fixture::TOKEN_ENDPOINT, ACCESS_TOKEN, Some(1_900_000_000))
+}
 
 const SERVICE: &str = "mcp-oauth-test-locked";
 const KEY: &str = "https://mcp.example.com/mcp";

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore};
 use mcp_oauth_core::{
     AccessToken, ClientAuthMethod, ClientKind, ClientRegistration, Config, HttpRequest,
     HttpResponse, RefreshToken, Session, TokenSet, TokenType, SESSION_VERSION,
 };
+use mcp_oauth_store::{MemoryStore, SessionStore};
 use mcp_oauth_tokio::{Authorizer, BoxFuture, HttpClient, NoBrowser, Options};
 
 const SERVER: &str = "https://mcp.example.com/mcp";
@@ -24,7 +24,10 @@ struct FakeTokenEndpoint {
 }
 
 impl HttpClient for FakeTokenEndpoint {
-    fn send<'a>(&'a self, _req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(
+        &'a self,
+        _req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(async move {
             let n = self.requests.fetch_add(1, Ordering::SeqCst) + 2;
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -12,7 +12,7 @@ use mcp_oauth_core::{
 };
 use tokio::sync::{watch, Notify};
 
-use crate::driver::{into_error, new_machine, now_since, Shared};
+use crate::driver::{new_machine, now_since, Shared};
 use crate::http::{HttpClient, ReqwestClient};
 use crate::options::Options;
 use crate::AdapterError;
@@ -22,7 +22,7 @@ use crate::AdapterError;
 /// ```no_run
 /// # async fn demo() -> Result<(), mcp_oauth_tokio::AdapterError> {
 /// use std::sync::Arc;
-/// use mcp_oauth_blocking::store::MemoryStore;
+/// use mcp_oauth_store::MemoryStore;
 /// use mcp_oauth_core::{Config, HttpRequest};
 /// use mcp_oauth_tokio::{Authorizer, Options};
 ///
@@ -219,7 +219,7 @@ impl Authorizer {
                     self.challenge(header.as_ref(), status, &www_authenticate)
                         .await?;
                 }
-                SendVerdict::Fail(failure) => return Err(into_error(failure)),
+                SendVerdict::Fail(failure) => return Err(failure.into()),
                 _ => return Ok(response),
             }
         }

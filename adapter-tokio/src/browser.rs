@@ -9,8 +9,8 @@
 use mcp_oauth_core::BrowserRequest;
 
 use crate::http::BoxFuture;
-pub use mcp_oauth_blocking::launch::BrowserOutcome;
-use mcp_oauth_blocking::launch::{launch, print_url};
+use mcp_oauth_store::launch::{launch, print_url};
+pub use mcp_oauth_store::BrowserOutcome;
 
 /// Opens the authorization URL somewhere the user can act on it.
 ///

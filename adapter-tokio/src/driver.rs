@@ -8,9 +8,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::{SessionStore, StoreLock};
-use mcp_oauth_core::coordinator::{AdapterFailure, Coordinator, Effect, Failure, Op, Plan};
+use mcp_oauth_core::coordinator::{Coordinator, Effect, Failure, Op, Plan};
 use mcp_oauth_core::{AuthStatus, AuthorizationHeader, Machine, Now, SeededRng};
+use mcp_oauth_store::{SessionStore, StoreLock};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
@@ -18,25 +18,6 @@ use crate::browser::Browser;
 use crate::http::HttpClient;
 use crate::wait::BrowserStep;
 use crate::AdapterError;
-
-/// The coordinator's adapter failures are this crate's [`AdapterError`]; a newtype because
-/// both the trait and the type live in other crates.
-pub(crate) struct Failed(pub(crate) AdapterError);
-
-impl AdapterFailure for Failed {
-    fn duplicate(&self) -> Self {
-        Failed(self.0.duplicate())
-    }
-}
-
-/// Converts a coordinator failure into the error callers see.
-pub(crate) fn into_error(failure: Failure<Failed>) -> AdapterError {
-    match failure {
-        Failure::Core(e) => e.into(),
-        Failure::Adapter(Failed(e)) => e,
-        Failure::StaticHeaderRejected { status } => AdapterError::StaticHeaderRejected { status },
-    }
-}
 
 /// Everything one `Authorizer` shares between its clones and callers.
 pub(crate) struct Shared {
@@ -49,7 +30,7 @@ pub(crate) struct Shared {
     pub(crate) paste_source: fn() -> tokio::sync::broadcast::Receiver<String>,
     pub(crate) redirect_port: Option<u16>,
     pub(crate) start: Instant,
-    pub(crate) coordinator: Mutex<Coordinator<Failed>>,
+    pub(crate) coordinator: Mutex<Coordinator<AdapterError>>,
     pub(crate) drive_done: Notify,
     pub(crate) cancel: Notify,
     pub(crate) status: watch::Sender<AuthStatus>,
@@ -63,7 +44,7 @@ pub(crate) struct DriveCtx {
 }
 
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Coordinator<Failed>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Coordinator<AdapterError>> {
         // Every coordinator call leaves it consistent, so a poisoned lock is still usable.
         self.coordinator
             .lock()
@@ -104,7 +85,7 @@ impl Shared {
             };
             match plan {
                 Plan::Done(header) => return Ok(header),
-                Plan::Fail(failure) => return Err(into_error(failure)),
+                Plan::Fail(failure) => return Err(failure.into()),
                 Plan::Wait { .. } => notified.await,
                 Plan::Drive => {
                     // The coordinator's span for this drive, carried across its `.await`s.

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mcp_oauth_blocking::store::MemoryStore;
 use mcp_oauth_core::{Config, HttpRequest, HttpResponse, Input, Machine, Output, SeededRng};
+use mcp_oauth_store::MemoryStore;
 use tokio::sync::{watch, Notify};
 
 use super::*;
@@ -14,7 +14,10 @@ use crate::http::BoxFuture;
 struct Unreachable;
 
 impl HttpClient for Unreachable {
-    fn send<'a>(&'a self, _req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(
+        &'a self,
+        _req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(async { panic!("no request is expected") })
     }
 }

@@ -11,7 +11,11 @@ use std::pin::Pin;
 use std::sync::Once;
 use std::time::Duration;
 
-use mcp_oauth_core::{HttpRequest, HttpResponse, Method, UrlPolicy, MAX_RESPONSE_BYTES};
+use mcp_oauth_core::url_policy::HostRefused;
+use mcp_oauth_core::{
+    HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind, UrlPolicy,
+    MAX_RESPONSE_BYTES,
+};
 
 use crate::resolve::{env_proxy_hosts, PolicyResolver};
 use crate::AdapterError;
@@ -20,35 +24,52 @@ use crate::AdapterError;
 /// browser), so hosts can implement them without an async-trait macro.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The message of the error reported when a body exceeds [`MAX_RESPONSE_BYTES`].
-pub const RESPONSE_TOO_LARGE: &str = "response too large";
-
 /// Sends one request. Hosts plug in their own client (a shared connection pool, custom TLS
 /// roots, a test double) by implementing this trait.
 ///
 /// Contract: do not follow redirects; return every status (3xx/4xx/5xx with their bodies) as
-/// `Ok`; return `Err(one-line message)` only when no response arrived (DNS, connect, TLS,
-/// timeout) or the body exceeded [`MAX_RESPONSE_BYTES`] ([`RESPONSE_TOO_LARGE`]). The message is
-/// shown to users, so it must not contain the request body or an `Authorization` value.
+/// `Ok`; return `Err` only when no response arrived, with the [`TransportErrorKind`] that says
+/// why (DNS or connect, TLS, timeout, an address the policy refused), or when the body exceeded
+/// [`MAX_RESPONSE_BYTES`] ([`TransportError::too_large`]). The message is shown to users, so it
+/// must not contain the request body, a URL query or an `Authorization` value.
 /// A client should also screen the addresses a host name resolves to with
 /// [`UrlPolicy::check_resolved`](mcp_oauth_core::UrlPolicy::check_resolved) (the default
 /// client does): the core checks URLs, and only the client sees what a name resolves to.
 ///
 /// ```
-/// use mcp_oauth_core::{HttpRequest, HttpResponse};
+/// use mcp_oauth_core::{HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 /// use mcp_oauth_tokio::{BoxFuture, HttpClient};
 ///
 /// /// Answers every request with 404 (a test double).
 /// struct NotFound;
 /// impl HttpClient for NotFound {
-///     fn send<'a>(&'a self, _req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+///     fn send<'a>(
+///         &'a self,
+///         _req: &'a HttpRequest,
+///     ) -> BoxFuture<'a, Result<HttpResponse, TransportError>> {
 ///         Box::pin(async { Ok(HttpResponse::status(404)) })
+///     }
+/// }
+///
+/// /// Never reachable (a test double for a network outage).
+/// struct Down;
+/// impl HttpClient for Down {
+///     fn send<'a>(
+///         &'a self,
+///         _req: &'a HttpRequest,
+///     ) -> BoxFuture<'a, Result<HttpResponse, TransportError>> {
+///         Box::pin(async {
+///             Err(TransportError::new(TransportErrorKind::Timeout, "timed out"))
+///         })
 ///     }
 /// }
 /// ```
 pub trait HttpClient: Send + Sync {
-    /// Sends `req` and returns the response (any status) or a one-line failure message.
-    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>>;
+    /// Sends `req` and returns the response (any status) or why none arrived.
+    fn send<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, TransportError>>;
 }
 
 /// The default [`HttpClient`]: reqwest 0.13 with rustls on the `ring` provider, no redirects,
@@ -85,8 +106,9 @@ impl ReqwestClient {
         policy: UrlPolicy,
     ) -> Result<Self, AdapterError> {
         let resolver = PolicyResolver::new(policy, None, env_proxy_hosts());
-        Self::build_with(connect_timeout, request_timeout, true, resolver)
-            .map_err(AdapterError::Http)
+        Self::build_with(connect_timeout, request_timeout, true, resolver).map_err(|message| {
+            AdapterError::Http(TransportError::new(TransportErrorKind::Other, message))
+        })
     }
 
     /// Builds the client with the default policy. `env_proxy = false` is for tests that talk
@@ -118,11 +140,11 @@ impl ReqwestClient {
         if !env_proxy {
             builder = builder.no_proxy();
         }
-        let client = builder.build().map_err(|e| one_line(&e))?;
+        let client = builder.build().map_err(|e| transport_error(&e).message)?;
         Ok(Self { client })
     }
 
-    async fn execute(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    async fn execute(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -134,12 +156,12 @@ impl ReqwestClient {
         if req.method == Method::Post || !req.body.is_empty() {
             builder = builder.body(req.body.clone());
         }
-        let mut response = builder.send().await.map_err(|e| one_line(&e))?;
+        let mut response = builder.send().await.map_err(|e| transport_error(&e))?;
         if response
             .content_length()
             .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
         {
-            return Err(RESPONSE_TOO_LARGE.into());
+            return Err(TransportError::too_large());
         }
         let status = response.status().as_u16();
         let headers = response
@@ -153,9 +175,9 @@ impl ReqwestClient {
             })
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| one_line(&e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
             if body.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
-                return Err(RESPONSE_TOO_LARGE.into());
+                return Err(TransportError::too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -168,7 +190,10 @@ impl ReqwestClient {
 }
 
 impl HttpClient for ReqwestClient {
-    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, TransportError>> {
         Box::pin(self.execute(req))
     }
 }
@@ -183,34 +208,53 @@ fn install_crypto_provider() {
     });
 }
 
-/// The error and its causes on one line, without the URL (authorization and callback URLs carry
-/// secrets in their query; token endpoints should not, but the message is shown to users).
-fn one_line(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_builder() {
-        "invalid request"
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed"
-    } else {
-        "request failed"
-    };
-    let mut parts = vec![kind.to_owned()];
+/// Sorts a reqwest error into a [`TransportErrorKind`], with the error and its causes on one
+/// line, without the URL (authorization and callback URLs carry secrets in their query; token
+/// endpoints should not, but the message is shown to users). [`TransportError::new`] drops
+/// control characters.
+fn transport_error(e: &reqwest::Error) -> TransportError {
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
+        causes.push(cause);
+        source = cause.source();
+    }
+    // The resolver's refusal (resolve.rs) and TLS failures hide in the cause chain.
+    if let Some(refused) = causes.iter().find(|c| is::<HostRefused>(**c)) {
+        // "refusing to connect to <host>: <reason>" says it all.
+        return TransportError::new(TransportErrorKind::Refused, refused.to_string());
+    }
+    let tls = causes.iter().any(|c| is::<rustls::Error>(*c));
+    let (kind, label) = if e.is_timeout() {
+        (TransportErrorKind::Timeout, "timed out")
+    } else if tls {
+        (TransportErrorKind::Tls, "TLS failed")
+    } else if e.is_connect() {
+        (TransportErrorKind::Connect, "connection failed")
+    } else if e.is_builder() {
+        (TransportErrorKind::Other, "invalid request")
+    } else if e.is_body() || e.is_decode() {
+        (TransportErrorKind::Other, "reading the response failed")
+    } else {
+        (TransportErrorKind::Other, "request failed")
+    };
+    let mut parts = vec![label.to_owned()];
+    for cause in causes {
         let text = cause.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        source = cause.source();
     }
-    parts
-        .join(": ")
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    TransportError::new(kind, parts.join(": "))
+}
+
+/// True when `cause` is a `T`, or an `io::Error` wrapping one (whose `source` skips it).
+fn is<T: std::error::Error + 'static>(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause.downcast_ref::<T>().is_some()
+        || cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.downcast_ref::<T>().is_some())
 }
 
 #[cfg(test)]

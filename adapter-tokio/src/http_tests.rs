@@ -106,7 +106,7 @@ async fn declared_oversize_body_is_refused() {
         .send(&HttpRequest::get_json(format!("{base}/big")))
         .await
         .unwrap_err();
-    assert_eq!(err, RESPONSE_TOO_LARGE);
+    assert_eq!(err, TransportError::too_large());
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn streamed_oversize_body_is_cut_at_the_cap() {
         .send(&HttpRequest::get_json(format!("{base}/stream")))
         .await
         .unwrap_err();
-    assert_eq!(err, RESPONSE_TOO_LARGE);
+    assert_eq!(err, TransportError::too_large());
 }
 
 #[tokio::test]
@@ -148,9 +148,10 @@ async fn connection_refused_is_one_line_without_url() {
         )))
         .await
         .unwrap_err();
-    assert!(err.starts_with("connection failed"), "{err}");
-    assert!(!err.contains('\n'));
-    assert!(!err.contains("secret-query"), "{err}");
+    assert_eq!(err.kind, TransportErrorKind::Connect, "{err}");
+    assert!(err.message.starts_with("connection failed"), "{err}");
+    assert!(!err.message.contains('\n'));
+    assert!(!err.message.contains("secret-query"), "{err}");
 }
 
 #[tokio::test]
@@ -170,7 +171,8 @@ async fn overall_timeout_applies() {
         .send(&HttpRequest::get_json(format!("{base}/slow")))
         .await
         .unwrap_err();
-    assert!(err.starts_with("timed out"), "{err}");
+    assert_eq!(err.kind, TransportErrorKind::Timeout, "{err}");
+    assert!(err.message.starts_with("timed out"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 

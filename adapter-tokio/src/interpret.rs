@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use mcp_oauth_blocking::store::{SessionStore, StoreError};
 use mcp_oauth_core::coordinator::Effect;
+use mcp_oauth_core::{TransportError, TransportErrorKind};
+use mcp_oauth_store::{SessionStore, StoreError};
 
-use crate::driver::{DriveCtx, Failed, Shared};
+use crate::driver::{DriveCtx, Shared};
 use crate::loopback::LoopbackListener;
 use crate::wait::UserInput;
 use crate::AdapterError;
@@ -25,9 +26,12 @@ impl Shared {
                 let result = tokio::time::timeout(timeout, self.http.send(&request))
                     .await
                     .unwrap_or_else(|_| {
-                        Err(format!(
-                            "no answer within {} s (the operation's network budget)",
-                            timeout.as_secs_f32().ceil()
+                        Err(TransportError::new(
+                            TransportErrorKind::Timeout,
+                            format!(
+                                "no answer within {} s (the operation's network budget)",
+                                timeout.as_secs_f32().ceil()
+                            ),
                         ))
                     });
                 self.lock().fetched(self.now(), id, result);
@@ -59,16 +63,15 @@ impl Shared {
                     Ok(()) => self.blocking_store(|s, k| s.load(k)).await,
                     Err(e) => Err(e),
                 };
-                self.lock()
-                    .session_loaded(self.now(), loaded.map_err(Failed));
+                self.lock().session_loaded(self.now(), loaded);
             }
             Effect::StoreSession(session) => {
                 let saved = self.blocking_store(move |s, k| s.save(k, &session)).await;
-                self.lock().session_stored(saved.map_err(Failed));
+                self.lock().session_stored(saved);
             }
             Effect::ClearSession => {
                 let deleted = self.blocking_store(|s, k| s.delete(k)).await;
-                self.lock().session_cleared(deleted.map_err(Failed));
+                self.lock().session_cleared(deleted);
             }
             Effect::WaitForUser { deadline } => {
                 match self.wait_for_authorization(ctx, deadline).await {

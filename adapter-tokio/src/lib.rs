@@ -4,7 +4,7 @@
 //! with real IO — HTTP through [`HttpClient`] (default [`ReqwestClient`]: rustls on `ring`, no
 //! redirects, timeouts, a response size cap), the loopback callback listener
 //! ([`LoopbackListener`]), the browser ([`Browser`]), a pasted redirect URL on stdin, and the
-//! session stores of `mcp_oauth_blocking::store` (called through `spawn_blocking`, since
+//! session stores of [`mcp_oauth_store`] (called through `spawn_blocking`, since
 //! keychains block).
 //!
 //! [`Authorizer`] is what an MCP client holds per server: [`Authorizer::header`] returns a valid
@@ -15,7 +15,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use mcp_oauth_blocking::store::MemoryStore;
+//! use mcp_oauth_store::MemoryStore;
 //! use mcp_oauth_core::{Config, HttpRequest};
 //! use mcp_oauth_tokio::{Authorizer, Options};
 //!
@@ -51,8 +51,16 @@ mod wait;
 
 pub use authorizer::Authorizer;
 pub use browser::{Browser, BrowserOutcome, FnBrowser, NoBrowser, SystemBrowser};
-pub use http::{BoxFuture, HttpClient, ReqwestClient, RESPONSE_TOO_LARGE};
+pub use http::{BoxFuture, HttpClient, ReqwestClient};
 pub use loopback::{LoopbackListener, CALLBACK_PATH};
-/// The same error type as the blocking adapter (one error vocabulary for both).
-pub use mcp_oauth_blocking::AdapterError;
+/// The session stores, from `mcp-oauth-store`, under the same names as in the blocking adapter
+/// (`mcp_oauth_tokio::MemoryStore` is `mcp_oauth_store::MemoryStore`).
+pub use mcp_oauth_store as store;
+/// The same error type as the blocking adapter (one error vocabulary for both), from
+/// `mcp-oauth-store`.
+pub use mcp_oauth_store::AdapterError;
+pub use mcp_oauth_store::{
+    open_store, FileStore, KeychainOptions, KeychainStore, MemoryStore, SessionStore, StoreChoice,
+    StoreError, StoreKind, StoreLock, StoredEntry,
+};
 pub use options::Options;

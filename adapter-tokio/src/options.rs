@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_oauth_blocking::store::SessionStore;
+use mcp_oauth_store::SessionStore;
 
 use crate::browser::{Browser, SystemBrowser};
 use crate::http::HttpClient;
@@ -13,7 +13,7 @@ use crate::http::HttpClient;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mcp_oauth_blocking::store::MemoryStore;
+/// use mcp_oauth_store::MemoryStore;
 /// use mcp_oauth_tokio::{NoBrowser, Options};
 ///
 /// let mut options = Options::new(Arc::new(MemoryStore::new()));
@@ -23,7 +23,7 @@ use crate::http::HttpClient;
 /// ```
 #[derive(Clone)]
 pub struct Options {
-    /// Where sessions live (keychain, file, memory), from `mcp_oauth_blocking::store`.
+    /// Where sessions live (keychain, file, memory), from `mcp_oauth_store`.
     pub store: Arc<dyn SessionStore>,
     /// Who shows the authorization URL.
     pub browser: Arc<dyn Browser>,

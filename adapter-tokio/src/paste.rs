@@ -6,15 +6,13 @@
 //! thread, started the first time pasting is needed, reads lines for the life of the process and
 //! broadcasts them; a login listens only while it waits, and lines typed while nobody waits are
 //! dropped. Hosts that speak a protocol on stdin turn pasting off (`Options::paste_from_stdin`).
-//! Lines are read with a bound (`mcp_oauth_blocking::paste_line`), so a huge paste is dropped
+//! Lines are read with a bound (`mcp_oauth_store::paste_line`), so a huge paste is dropped
 //! as it streams past, never buffered.
 
 use std::io::BufRead;
 use std::sync::OnceLock;
 
-use mcp_oauth_blocking::paste_line::{
-    read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE,
-};
+use mcp_oauth_store::paste_line::{read_bounded_line, too_long_notice, PastedLine, MAX_PASTE_LINE};
 use tokio::sync::broadcast;
 
 fn lines() -> &'static broadcast::Sender<String> {

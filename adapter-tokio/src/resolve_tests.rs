@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use mcp_oauth_core::url_policy::{AddressRefusal, HostRefused};
-use mcp_oauth_core::HttpRequest;
+use mcp_oauth_core::{HttpRequest, TransportErrorKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -158,8 +158,8 @@ async fn the_client_connects_only_where_the_resolver_allows() {
             .send(&HttpRequest::get_json(format!("http://{host}:{port}/x")))
             .await
             .expect_err(host);
-        assert!(err.starts_with("connection failed"), "{err}");
-        assert!(err.contains(reason), "{err}");
+        assert_eq!(err.kind, TransportErrorKind::Refused, "{err}");
+        assert_eq!(err.message, reason);
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore};
 use mcp_oauth_core::{AuthStatus, BrowserRequest, Config, Error, Step};
+use mcp_oauth_store::{MemoryStore, SessionStore};
 use mcp_oauth_tokio::{
     AdapterError, Authorizer, Browser, BrowserOutcome, FnBrowser, NoBrowser, Options,
 };

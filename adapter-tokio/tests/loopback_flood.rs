@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use common::*;
-use mcp_oauth_blocking::store::MemoryStore;
 use mcp_oauth_core::{BrowserRequest, Config, StateToken};
+use mcp_oauth_store::MemoryStore;
 use mcp_oauth_tokio::{Authorizer, BrowserOutcome, FnBrowser, LoopbackListener, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

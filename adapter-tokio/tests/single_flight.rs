@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_core::{AuthStatus, Config, Error, HttpRequest, Step};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_tokio::{AdapterError, Authorizer, NoBrowser, Options};
 use tokio::sync::Barrier;
 
@@ -113,8 +113,13 @@ async fn a_failed_refresh_reaches_every_waiter_once() {
             .unwrap()
             .unwrap_err();
         match err {
-            AdapterError::Auth(Error::Transport { step, message }) => {
+            AdapterError::Auth(Error::Transport {
+                step,
+                kind,
+                message,
+            }) => {
                 assert_eq!(step, Step::Refresh);
+                assert_eq!(kind, mcp_oauth_core::TransportErrorKind::Connect);
                 assert_eq!(message, "connection reset");
             }
             other => panic!("unexpected {other:?}"),

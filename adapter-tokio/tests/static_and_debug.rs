@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_core::{AuthStatus, Config, HttpRequest};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError};
 use mcp_oauth_tokio::{AdapterError, Authorizer, NoBrowser, Options};
 
 const STATIC: &str = "Bearer static-SECRET-value";
@@ -103,7 +103,10 @@ async fn debug_output_shows_no_secret() {
         AdapterError::StaticHeaderRejected { status: 401 },
         AdapterError::LoginRequired,
         AdapterError::Store(StoreError::Keychain("locked".into())),
-        AdapterError::Http("connection refused".into()),
+        AdapterError::Http(mcp_oauth_core::TransportError::new(
+            mcp_oauth_core::TransportErrorKind::Connect,
+            "connection refused",
+        )),
     ];
     let mut shown = vec![
         format!("{auth:?}"),

@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 
 use mcp_oauth_blocking::Authorizer;
 use mcp_oauth_core::HttpRequest;
-use mcp_oauth_testbed::mcp::{McpError, McpSession, McpWire};
+use mcp_oauth_mcp::{McpError, McpSession, McpWire};
 use serde_json::Value;
 
 use crate::args::CallArgs;

@@ -60,7 +60,10 @@ pub fn login(args: &LoginArgs, ctx: &Ctx) -> Result<(), CliError> {
         .progress(&format!("Logging in to {}…", field(auth.server())));
     let result = ctx.ui.run(&auth, browser.as_ref(), || auth.login());
     log_counts(&ctx.ui, &auth.request_counts());
-    result.map_err(|e| CliError::failure(format!("login failed: {}", one_line(&e.to_string()))))?;
+    result.map_err(|e| {
+        let hint = crate::exit::hint_for(&e);
+        CliError::failure(format!("login failed: {}{hint}", one_line(&e.to_string())))
+    })?;
     let session = auth
         .session()
         .ok_or_else(|| CliError::failure("login finished without a session"))?;

@@ -71,8 +71,23 @@ impl CliError {
                 )),
             ),
             AdapterError::Store(e) => e.into(),
-            other => Self::failure(one_line(&other.to_string())),
+            other => {
+                let hint = hint_for(&other);
+                Self::failure(format!("{}{hint}", one_line(&other.to_string())))
+            }
         }
+    }
+}
+
+/// What the user can do about an error, when the CLI knows (appended to the message).
+pub fn hint_for(e: &AdapterError) -> &'static str {
+    match e {
+        // Entra ID and others refuse RFC 8707 resource indicators they do not know.
+        AdapterError::Auth(core) if core.oauth_code() == Some("invalid_target") => {
+            "; the authorization server refuses the resource indicator (RFC 8707): try \
+             --no-resource, or --resource with the identifier it expects"
+        }
+        _ => "",
     }
 }
 
@@ -101,6 +116,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn invalid_target_suggests_no_resource() {
+        let e = AdapterError::Auth(mcp_oauth_core::Error::OAuth {
+            step: mcp_oauth_core::Step::TokenExchange,
+            code: "invalid_target".into(),
+            description: None,
+        });
+        let text = format!("{:?}", CliError::from_adapter("https://mcp.example.com", e));
+        assert!(text.contains("--no-resource"), "{text}");
+    }
+
+    #[test]
     fn login_required_names_the_fix() {
         let e = CliError::login_required("https://mcp.example.com/mcp", Some("refresh refused"));
         assert_eq!(e.code, 3);
@@ -114,8 +140,11 @@ mod tests {
 
     #[test]
     fn adapter_failures_are_exit_1_on_one_line() {
-        let e =
-            CliError::from_adapter("https://x.example", AdapterError::Http("a\nb\r\n c".into()));
+        let refused = mcp_oauth_core::TransportError {
+            kind: mcp_oauth_core::TransportErrorKind::Connect,
+            message: "a\nb\r\n c".into(),
+        };
+        let e = CliError::from_adapter("https://x.example", AdapterError::Http(refused));
         assert_eq!(e, CliError::failure("HTTP: a b c"));
         let e: CliError = StoreError::NoStateDir.into();
         assert_eq!(e.code, FAILURE);

@@ -19,7 +19,9 @@ use crate::exit::one_line;
 /// answered 200.
 pub fn browse(authorization_url: &str) -> Result<String, String> {
     let http = UreqClient::new(Duration::from_secs(5), Duration::from_secs(15));
-    let at_as = http.send(&authorization_get(authorization_url))?;
+    let at_as = http
+        .send(&authorization_get(authorization_url))
+        .map_err(|e| e.message)?;
     let location = redirect_location(authorization_url, &at_as)?;
     if !is_loopback_http(&location) {
         return Err("the authorization server did not redirect to a loopback http URL".into());
@@ -30,7 +32,7 @@ pub fn browse(authorization_url: &str) -> Result<String, String> {
         headers: vec![("Accept".into(), "text/html".into())],
         body: Vec::new(),
     };
-    let at_listener = http.send(&callback)?;
+    let at_listener = http.send(&callback).map_err(|e| e.message)?;
     if at_listener.status != 200 {
         return Err(format!(
             "the loopback listener answered HTTP {}",

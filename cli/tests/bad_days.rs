@@ -26,11 +26,13 @@ fn login(env: &Env) {
     env.clear_log();
 }
 
-/// Sets the stored access token's expiry.
+/// Sets the stored access token's expiry. The issue time is forgotten too: with it, a token
+/// shortened by hand would look short-lived and get a margin of half its (fake) lifetime.
 fn expire_at(env: &Env, at: u64) {
     let mut session = env.session().expect("a session");
     if let Some(t) = session.tokens.as_mut() {
         t.expires_at = Some(at);
+        t.obtained_at = None;
     }
     env.save(&session);
 }
@@ -110,4 +112,42 @@ fn a_503_from_protected_resource_metadata_is_named_and_not_guessed_around() {
     // Both PRM candidates, then nothing: no legacy metadata at the MCP origin, no browser.
     assert_eq!(env.kinds(), [K::ResourceMetadata, K::ResourceMetadata]);
     assert!(env.session().is_none());
+}
+
+/// Issue 15 item 3: after a successful refresh in the same `call`, the MCP server answers 401
+/// and both metadata documents answer 503. That is a transient fault: the stored session (its
+/// refresh token above all) survives, and the error names the 503, not a registration.
+#[cfg(unix)]
+#[test]
+fn a_401_then_503_metadata_after_a_refresh_never_deletes_the_session() {
+    let env = Env::new(TestbedConfig::default());
+    let url = env.url();
+    login(&env);
+    expire_at(&env, wall_now() + 30); // inside the margin: the call refreshes first
+    let mut refusal = HttpResponse::json(401, &json!({}));
+    refusal.headers.push((
+        "WWW-Authenticate".into(),
+        r#"Bearer error="invalid_token""#.into(),
+    ));
+    env.server.with_testbed(|t| {
+        t.answer_hostile(HostileTarget::Kind(K::Mcp), refusal);
+        t.answer_hostile(HostileTarget::Kind(K::ResourceMetadata), unavailable());
+        t.answer_hostile(HostileTarget::Kind(K::ServerMetadata), unavailable());
+    });
+    let run = env.run(&["call", &url, "tools/list", "--login-timeout", "30"]);
+    assert_ne!(run.code, Some(0), "{run:?}");
+    let kinds = env.kinds();
+    assert!(kinds.contains(&K::Token), "the refresh ran: {kinds:?}");
+    assert!(
+        kinds.contains(&K::ResourceMetadata),
+        "re-discovery met the 503: {kinds:?}"
+    );
+    assert!(run.stderr.contains("503"), "the 503 is named: {run:?}");
+    assert!(
+        !run.stderr.to_lowercase().contains("registration"),
+        "no registration is blamed: {run:?}"
+    );
+    let session = env.session().expect("the session survives");
+    let tokens = session.tokens.expect("with its tokens");
+    assert!(tokens.refresh_token.is_some(), "and its refresh token");
 }

@@ -203,7 +203,17 @@ impl Harness {
                 self.m.cancel(now);
             }
             Action::Header => {
-                let state = self.m.authorization_header(now);
+                // The getter only looks: no output, the same busy state, the same answer twice.
+                let busy = self.m.is_busy();
+                let looked = format!("{:?}", self.m.header(now));
+                assert!(self.m.poll_output().is_none(), "the header getter emitted");
+                assert_eq!(
+                    self.m.is_busy(),
+                    busy,
+                    "the header getter changed the state"
+                );
+                assert_eq!(format!("{:?}", self.m.header(now)), looked);
+                let state = self.m.ensure_fresh(now);
                 self.check_debug(&format!("{state:?}"));
                 if let HeaderState::Ready(h) = &state {
                     assert!(!crate::has_control(h.expose_secret()), "header injection");
@@ -304,15 +314,12 @@ impl Harness {
                 Output::ListenLoopback { .. } => self.world.listen_pending = true,
                 Output::StoreSession(s) => self.world.stored = Some(s.clone()),
                 Output::ClearSession => self.world.stored = None,
-                // Remote text is sanitised. `Transport` carries the adapter's own message as is
-                // (only `LoopbackFailed` text is sanitised): noted in README.md, not asserted.
+                // Remote text is sanitised, and so is the adapter's `HttpFailed` message.
                 Output::Event(Event::Failed(e) | Event::CallbackRejected(e)) => {
-                    if !matches!(e, mcp_oauth_core::Error::Transport { .. }) {
-                        assert!(
-                            !crate::has_control(&e.to_string()),
-                            "control chars in {e:?}"
-                        );
-                    }
+                    assert!(
+                        !crate::has_control(&e.to_string()),
+                        "control chars in {e:?}"
+                    );
                     if matches!(out, Output::Event(Event::Failed(_))) {
                         // The flow is over: its state must never be redeemed later.
                         self.world.open_state = None;

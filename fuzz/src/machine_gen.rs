@@ -137,7 +137,18 @@ pub(crate) fn action(u: &mut Unstructured, w: &mut World) -> Result<Action> {
     if kind < 9 {
         if let Some((id, step, url)) = w.outstanding.clone() {
             if kind == 8 {
-                let error = arb_text(u, 30)?;
+                // Built field by field: the machine must sanitise a message it did not make.
+                let error = mcp_oauth_core::TransportError {
+                    kind: *u.choose(&[
+                        mcp_oauth_core::TransportErrorKind::Timeout,
+                        mcp_oauth_core::TransportErrorKind::Connect,
+                        mcp_oauth_core::TransportErrorKind::Tls,
+                        mcp_oauth_core::TransportErrorKind::TooLarge,
+                        mcp_oauth_core::TransportErrorKind::Refused,
+                        mcp_oauth_core::TransportErrorKind::Other,
+                    ])?,
+                    message: arb_text(u, 30)?,
+                };
                 return Ok(Action::Input(Input::HttpFailed { id, error }));
             }
             let response = response(u, w, step, &url)?;

@@ -179,12 +179,15 @@ pub enum Error {
     },
 
     // ---- the transport failed ----
-    /// The adapter reported a network failure.
-    #[error("{step:?}: transport failed: {message}")]
+    /// The adapter reported that no response arrived ([`crate::TransportError`]); an
+    /// over-size answer is [`Error::ResponseTooLarge`] instead.
+    #[error("{step:?}: transport failed ({}): {message}", .kind.as_str())]
     Transport {
         /// The step.
         step: Step,
-        /// The adapter's message.
+        /// What kind of failure (a timeout, a refused connection, ...).
+        kind: crate::http::TransportErrorKind,
+        /// The adapter's message (printable ASCII, no secret).
         message: String,
     },
     /// The user did not complete the browser step in time.
@@ -204,6 +207,31 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error for a request of `step` that got no response: [`Error::ResponseTooLarge`] for
+    /// an over-size body, else [`Error::Transport`] with the failure's kind.
+    ///
+    /// ```
+    /// use mcp_oauth_core::{Error, Step, TransportError, TransportErrorKind};
+    ///
+    /// let e = Error::from_transport(Step::Refresh, TransportError::new(TransportErrorKind::Timeout, "timed out"));
+    /// assert!(matches!(e, Error::Transport { kind: TransportErrorKind::Timeout, .. }));
+    /// assert!(e.is_transient());
+    /// assert_eq!(
+    ///     Error::from_transport(Step::Refresh, TransportError::too_large()),
+    ///     Error::ResponseTooLarge { step: Step::Refresh }
+    /// );
+    /// ```
+    pub fn from_transport(step: Step, error: crate::http::TransportError) -> Self {
+        match error.kind {
+            crate::http::TransportErrorKind::TooLarge => Error::ResponseTooLarge { step },
+            kind => Error::Transport {
+                step,
+                kind,
+                message: error.message,
+            },
+        }
+    }
+
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
@@ -272,7 +300,7 @@ pub enum Warning {
 
 /// HTTP statuses that say "not now" rather than "no": 5xx (RFC 9110 §15.6) and 429 Too Many
 /// Requests (RFC 6585 §4). An answer with one of them is transient whatever its body says.
-pub fn is_transient_status(status: u16) -> bool {
+pub(crate) fn is_transient_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 

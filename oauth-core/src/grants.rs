@@ -193,13 +193,13 @@ pub struct ExchangedToken {
 ///
 /// Only `200` is success; other statuses, and a `200` carrying `error`, go through
 /// [`error_from_response`](crate::token::error_from_response) / the shared OAuth error reader
-/// with [`Step::TokenExchange`].
+/// with [`Step::AssertionExchange`].
 /// `access_token` must be a non-empty string of visible ASCII (it is sent on as a form value or
 /// header) and `issued_token_type` a non-empty string. `token_type` is REQUIRED by the RFC but
 /// only informative here (`N_A` for an ID-JAG, §2.2.1), so any string or its absence is
 /// accepted; a non-string is malformed. Error details name fields, never values.
 pub fn parse_token_exchange_response(resp: &HttpResponse) -> Result<ExchangedToken, Error> {
-    let step = Step::TokenExchange;
+    let step = Step::AssertionExchange;
     let doc = success_document(resp, step)?;
     let token = required_access_token(&doc, step)?;
     let malformed = |detail: &str| Error::Malformed {

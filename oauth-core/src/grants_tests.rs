@@ -217,7 +217,7 @@ fn exchange_errors() {
     assert_eq!(
         err,
         Error::OAuth {
-            step: Step::TokenExchange,
+            step: Step::AssertionExchange,
             code: "invalid_grant".into(),
             description: Some("badid token".into()),
         }
@@ -227,12 +227,12 @@ fn exchange_errors() {
     assert_eq!(
         parse_token_exchange_response(&HttpResponse::status(500)).unwrap_err(),
         Error::HttpStatus {
-            step: Step::TokenExchange,
+            step: Step::AssertionExchange,
             status: 500
         }
     );
     let malformed = |detail: &str| Error::Malformed {
-        step: Step::TokenExchange,
+        step: Step::AssertionExchange,
         detail: detail.into(),
     };
     let cases = [
@@ -291,7 +291,7 @@ fn exchange_errors() {
     assert_eq!(
         parse_token_exchange_response(&huge).unwrap_err(),
         Error::ResponseTooLarge {
-            step: Step::TokenExchange
+            step: Step::AssertionExchange
         }
     );
 }

@@ -5,8 +5,9 @@
 //! to the core like any other status (ARCHITECTURE.md §2). `Debug` on a request never shows its
 //! body or its `Authorization` header, because both carry secrets.
 
-/// Responses larger than this are a protocol error (ARCHITECTURE.md §7). Adapters should
-/// stop reading at this size and report [`crate::Error::ResponseTooLarge`] via `HttpFailed`.
+/// Responses larger than this are refused (ARCHITECTURE.md §7). Adapters should stop
+/// reading at this size and report a [`TransportError`] of kind [`TransportErrorKind::TooLarge`]
+/// via `HttpFailed`; the machine turns it into [`crate::Error::ResponseTooLarge`].
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Identifies one `Fetch`; the response must come back with the same id. Stale ids are ignored.
@@ -46,6 +47,15 @@ pub enum Step {
     Authorization,
     /// Authorization code exchange (RFC 6749 §4.1.3).
     TokenExchange,
+    /// Client credentials grant (RFC 6749 §4.4), the MCP
+    /// `io.modelcontextprotocol/oauth-client-credentials` extension.
+    ClientCredentials,
+    /// JWT bearer assertion grant (RFC 7523 §2.1): workload identity, and the second step of
+    /// enterprise-managed authorization (the ID-JAG presented to the MCP authorization server).
+    JwtBearer,
+    /// RFC 8693 token exchange at the enterprise identity provider (the first step of
+    /// enterprise-managed authorization: an ID token exchanged for an ID-JAG).
+    AssertionExchange,
     /// Refresh grant (RFC 6749 §6).
     Refresh,
     /// RFC 7009 revocation.
@@ -61,11 +71,100 @@ impl Step {
             Step::Registration => "registration",
             Step::Authorization => "authorization",
             Step::TokenExchange => "token",
+            Step::ClientCredentials => "client-credentials",
+            Step::JwtBearer => "jwt-bearer",
+            Step::AssertionExchange => "assertion-exchange",
             Step::Refresh => "refresh",
             Step::Revocation => "revocation",
         }
     }
 }
+
+/// What kind of failure kept a response from arriving, so a host can tell a timeout from a
+/// refused connection without parsing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connect or overall timeout passed.
+    Timeout,
+    /// No connection: the name did not resolve, or the connection was refused or reset.
+    Connect,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The body exceeded [`MAX_RESPONSE_BYTES`].
+    TooLarge,
+    /// The client's address policy refused every address the host name resolved to
+    /// ([`crate::UrlPolicy::check_resolved`]); nothing was sent.
+    Refused,
+    /// Anything else (an invalid request, a broken response).
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Short name for messages and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Tls => "tls",
+            TransportErrorKind::TooLarge => "too large",
+            TransportErrorKind::Refused => "refused by the address policy",
+            TransportErrorKind::Other => "other",
+        }
+    }
+}
+
+/// Why a request got no response: what an adapter's HTTP client returns instead of an
+/// [`HttpResponse`], and what [`crate::Input::HttpFailed`] carries to the machine.
+///
+/// The message is shown to users: [`TransportError::new`] keeps only printable ASCII (so a
+/// remote cannot forge log lines), and a client must never put the request body, a URL query
+/// or an `Authorization` value in it. The machine sanitises it again on input.
+///
+/// ```
+/// use mcp_oauth_core::{TransportError, TransportErrorKind};
+///
+/// let e = TransportError::new(TransportErrorKind::Timeout, "timed out after 30 s\r\n");
+/// assert_eq!(e.kind, TransportErrorKind::Timeout);
+/// assert_eq!(e.message, "timed out after 30 s");
+/// assert_eq!(e.to_string(), "timeout: timed out after 30 s");
+/// assert_eq!(TransportError::too_large().kind, TransportErrorKind::TooLarge);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TransportError {
+    /// What kind of failure.
+    pub kind: TransportErrorKind,
+    /// One line for users: printable ASCII, no secret.
+    pub message: String,
+}
+
+impl TransportError {
+    /// A failure of `kind`, its message reduced to printable ASCII.
+    pub fn new(kind: TransportErrorKind, message: impl AsRef<str>) -> Self {
+        Self {
+            kind,
+            message: crate::error::sanitize_remote_text(message.as_ref()),
+        }
+    }
+
+    /// The body exceeded [`MAX_RESPONSE_BYTES`].
+    pub fn too_large() -> Self {
+        Self::new(TransportErrorKind::TooLarge, "response too large")
+    }
+
+    /// The same error with its message sanitised (public fields may hold anything).
+    pub(crate) fn sanitized(self) -> Self {
+        Self::new(self.kind, &self.message)
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for TransportError {}
 
 /// A request the core wants sent.
 #[derive(Clone, PartialEq, Eq)]
@@ -233,6 +332,18 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 
 /// A URL with its query replaced by `?[redacted]` (authorization URLs and callbacks carry
 /// `state`, codes and challenges).
+///
+/// Public for whoever prints or logs such a URL: the core's own `Debug` output, the
+/// `BrowserOutcome` of `mcp-oauth-store` (both adapters) and the testbed's request log.
+///
+/// ```
+/// use mcp_oauth_core::http::redact_query;
+///
+/// assert_eq!(
+///     redact_query("http://127.0.0.1:5/callback?code=c&state=s"),
+///     "http://127.0.0.1:5/callback?[redacted]"
+/// );
+/// ```
 pub fn redact_query(url: &str) -> String {
     match url.find('?') {
         Some(i) => format!("{}?[redacted]", &url[..i]),
@@ -264,6 +375,26 @@ mod tests {
             Some("application/x-www-form-urlencoded")
         );
         assert_eq!(r.form_pairs()[1], ("d".into(), "&=".into()));
+    }
+
+    #[test]
+    fn every_step_has_its_own_name() {
+        let steps = [
+            Step::ResourceMetadata,
+            Step::ServerMetadata,
+            Step::Registration,
+            Step::Authorization,
+            Step::TokenExchange,
+            Step::ClientCredentials,
+            Step::JwtBearer,
+            Step::AssertionExchange,
+            Step::Refresh,
+            Step::Revocation,
+        ];
+        let names: std::collections::BTreeSet<&str> = steps.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), steps.len(), "{names:?}");
+        assert_eq!(Step::TokenExchange.as_str(), "token");
+        assert_eq!(Step::ClientCredentials.as_str(), "client-credentials");
     }
 
     #[test]

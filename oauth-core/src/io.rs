@@ -1,7 +1,7 @@
 //! The machine's vocabulary: facts in ([`Input`]), effects out ([`Output`]) (ARCHITECTURE.md §2).
 
 use crate::error::{Error, Warning};
-use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError};
 use crate::secret::StateToken;
 use crate::session::Session;
 
@@ -19,12 +19,13 @@ pub enum Input {
         /// What came back.
         response: HttpResponse,
     },
-    /// The `Fetch` with this id could not complete (DNS, connect, TLS, timeout, size cap).
+    /// The `Fetch` with this id could not complete (DNS, connect, TLS, timeout, size cap,
+    /// address policy).
     HttpFailed {
         /// The id from [`Output::Fetch`].
         id: RequestId,
-        /// Adapter message, shown to the user (must not contain secrets).
-        error: String,
+        /// What kind of failure, and a message shown to the user (must not contain secrets).
+        error: TransportError,
     },
     /// The loopback listener is up; this is the exact redirect URI to register and send.
     LoopbackReady {
@@ -205,12 +206,13 @@ pub enum AuthStatus {
     },
 }
 
-/// The answer to [`crate::Machine::authorization_header`].
+/// The answer to [`crate::Machine::header`] and [`crate::Machine::ensure_fresh`].
 #[derive(Debug, Clone)]
 pub enum HeaderState {
     /// Use this value as the `Authorization` header.
     Ready(crate::secret::AuthorizationHeader),
-    /// A refresh or login is in progress: drain outputs and ask again when it finishes.
+    /// A refresh, grant or login is in progress (or, from [`crate::Machine::header`], due):
+    /// drain outputs and ask again when it finishes.
     Pending,
     /// No token and no way to get one without a login: start one with `authorize`.
     LoginRequired,

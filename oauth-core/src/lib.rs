@@ -12,9 +12,10 @@
 //! **Drain order: after every input or command, call [`Machine::poll_output`] until it returns
 //! `None` before waiting on IO; then wait for IO or until [`Machine::poll_timeout`].**
 //!
-//! The API is sorted as in quinn-proto: getters ([`Machine::status`],
-//! [`Machine::authorization_header`]), `handle_input`, commands ([`Machine::authorize`],
-//! [`Machine::refresh`], [`Machine::logout`]), then `poll_output` / `poll_timeout`.
+//! The API is sorted as in quinn-proto: getters, which never change the machine
+//! ([`Machine::status`], [`Machine::header`]), `handle_input`, commands ([`Machine::authorize`],
+//! [`Machine::ensure_fresh`], [`Machine::refresh`], [`Machine::logout`]), then `poll_output` /
+//! `poll_timeout`.
 //!
 //! One module per protocol step, each a pair of pure functions (request builder, response
 //! parser): [`challenge`], [`resource_metadata`], [`server_metadata`], [`registration`],
@@ -60,7 +61,10 @@ pub use config::{
     PreRegisteredClient, PrivateKeyJwt, ResourceMatch, ResourceParameter, ServerEndpoints,
 };
 pub use error::{Error, Fault, Result, Warning};
-pub use http::{HttpRequest, HttpResponse, Method, RequestId, Step, MAX_RESPONSE_BYTES};
+pub use http::{
+    HttpRequest, HttpResponse, Method, RequestId, Step, TransportError, TransportErrorKind,
+    MAX_RESPONSE_BYTES,
+};
 pub use io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
 pub use machine::Machine;
 pub use rng::SeededRng;

@@ -7,6 +7,10 @@
 //! page and the listener keeps waiting (RFC 8252 §8.3). Pages never echo the request, so nothing
 //! from the URL can be reflected into HTML. Which connections to keep when too many are open is
 //! [`ConnectionTable`]'s decision.
+//!
+//! Public on purpose, though no embedder calls it: the listeners of `mcp-oauth-tokio` and
+//! `mcp-oauth-blocking` are thin socket loops around these functions (one set of rules for both,
+//! fuzzed once in `fuzz/`), and an adapter for another runtime reuses them the same way.
 
 use std::time::Duration;
 

@@ -237,6 +237,7 @@ fn discovery_errors_name_the_url_and_the_cause() {
         Step::ServerMetadata,
         Error::Transport {
             step: Step::ServerMetadata,
+            kind: crate::http::TransportErrorKind::Connect,
             message: "connection refused".into(),
         },
     );

@@ -2,7 +2,7 @@
 //! (server-side request forgery: remote metadata names the URLs the client fetches). Address
 //! ranges are the special-purpose ones of RFC 6890; loopback is RFC 8252 §7.3 and §8.3.
 //!
-//! Two checks share one table of address rules ([`classify`]):
+//! Two checks share one table of address rules (`classify`):
 //!
 //! - [`UrlPolicy::check`] runs on every OAuth URL (PRM, AS metadata, registration,
 //!   authorization, token, revocation) before it leaves the core. It sees the URL only, so a host
@@ -37,7 +37,7 @@ pub struct UrlPolicy {
 
 /// What an address is, for the policy: one table for literals and resolved addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressClass {
+pub(crate) enum AddressClass {
     /// `127.0.0.0/8`, `::1`: local servers and the redirect listener (RFC 8252 §7.3).
     Loopback,
     /// A globally routable address.
@@ -265,7 +265,7 @@ impl UrlPolicy {
 }
 
 /// `localhost` and names under `.localhost` (RFC 6761 §6.3).
-pub fn is_loopback_name(host: &str) -> bool {
+pub(crate) fn is_loopback_name(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     h == "localhost" || h.ends_with(".localhost")
 }
@@ -273,7 +273,7 @@ pub fn is_loopback_name(host: &str) -> bool {
 /// Names of cloud instance-metadata services, refused whatever they resolve to: `metadata`,
 /// `instance-data` and those labels under `.internal` (`metadata.google.internal`,
 /// `instance-data.ec2.internal`, `metadata.azure.internal`), and `metadata.goog`.
-pub fn is_metadata_name(host: &str) -> bool {
+pub(crate) fn is_metadata_name(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     let first = h.split('.').next().unwrap_or_default();
     let metadata_label = first == "metadata" || first == "instance-data";
@@ -283,7 +283,7 @@ pub fn is_metadata_name(host: &str) -> bool {
 /// The class of an address. An IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2) is classed as the
 /// IPv4 address it carries, except mapped loopback, which no server uses and some parsers and
 /// stacks treat differently, so it is [`AddressClass::Unroutable`].
-pub fn classify(ip: IpAddr) -> AddressClass {
+pub(crate) fn classify(ip: IpAddr) -> AddressClass {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
         IpAddr::V6(v6) => {
@@ -310,12 +310,6 @@ pub fn classify(ip: IpAddr) -> AddressClass {
             }
         }
     }
-}
-
-/// True for addresses a client should never be sent to by remote metadata under the default
-/// policy: everything but loopback and public addresses.
-pub fn is_blocked_ip(ip: IpAddr) -> bool {
-    !matches!(classify(ip), AddressClass::Loopback | AddressClass::Public)
 }
 
 fn classify_v4(ip: Ipv4Addr) -> AddressClass {

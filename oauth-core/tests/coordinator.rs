@@ -8,7 +8,7 @@ use mcp_oauth_core::coordinator::{
 };
 use mcp_oauth_core::{
     AuthorizationHeader, Error, Fault, HttpRequest, HttpResponse, Machine, Now, SeededRng, Session,
-    Step,
+    Step, TransportError, TransportErrorKind,
 };
 use scenario::*;
 use serde_json::json;
@@ -52,7 +52,7 @@ struct Log {
 fn drive(
     c: &mut C,
     now: Now,
-    mut answer: impl FnMut(Step, &HttpRequest) -> Result<HttpResponse, String>,
+    mut answer: impl FnMut(Step, &HttpRequest) -> Result<HttpResponse, TransportError>,
     store: &mut Option<Session>,
     store_ok: bool,
 ) -> Log {
@@ -102,7 +102,7 @@ fn drive(
     panic!("the drive did not end: {log:?}");
 }
 
-fn fresh_tokens(_: Step, _: &HttpRequest) -> Result<HttpResponse, String> {
+fn fresh_tokens(_: Step, _: &HttpRequest) -> Result<HttpResponse, TransportError> {
     Ok(HttpResponse::json(
         200,
         &with(token_doc(), "access_token", json!("at-2")),
@@ -186,7 +186,12 @@ fn a_transient_refresh_failure_reaches_every_waiter_and_keeps_the_session() {
     let log = drive(
         &mut c,
         T0,
-        |_, _| Err("connection refused".into()),
+        |_, _| {
+            Err(TransportError::new(
+                TransportErrorKind::Connect,
+                "connection refused",
+            ))
+        },
         &mut store,
         true,
     );
@@ -343,11 +348,36 @@ fn the_first_failure_of_a_drive_is_the_one_callers_see() {
     let mut t = c.begin(Op::Login);
     assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
     // Every discovery URL times out: the error names that, not a later fallback.
-    drive(&mut c, T0, |_, _| Err("timed out".into()), &mut store, true);
+    drive(
+        &mut c,
+        T0,
+        |_, _| {
+            Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                "timed out",
+            ))
+        },
+        &mut store,
+        true,
+    );
     match c.poll(&mut t, T0) {
         Plan::Fail(Failure::Core(e)) => {
             assert_eq!(e.fault(), Fault::Transport, "{e:?}");
             assert!(e.to_string().contains("timed out"), "{e}");
+            // The adapter's kind survives into the error: a timeout is reported as one.
+            let Error::Discovery { cause, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert!(
+                matches!(
+                    **cause,
+                    Error::Transport {
+                        kind: TransportErrorKind::Timeout,
+                        ..
+                    }
+                ),
+                "{cause:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -467,7 +497,14 @@ fn a_silent_server_costs_one_network_budget_not_one_timeout_per_fallback() {
                 assert!(timeout <= budget);
                 // The server accepts the connection and never answers: the whole budget goes.
                 now = Now::new(now.instant + timeout, now.wall + timeout.as_secs());
-                c.fetched(now, id, Err("timed out".into()));
+                c.fetched(
+                    now,
+                    id,
+                    Err(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        "timed out",
+                    )),
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -483,4 +520,84 @@ fn a_silent_server_costs_one_network_budget_not_one_timeout_per_fallback() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn after_a_login_a_request_is_retried_for_a_nonce_but_not_for_another_refusal() {
+    let mut store = None;
+    let mut c = coordinator(None);
+    let mut t = c.begin(Op::Login);
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let log = drive(
+        &mut c,
+        T0,
+        |step, _| match step {
+            Step::ResourceMetadata => Ok(HttpResponse::json(200, &prm_doc())),
+            Step::ServerMetadata => Ok(HttpResponse::json(200, &meta_doc())),
+            Step::Registration => Ok(HttpResponse::json(201, &dcr_doc())),
+            _ => Ok(HttpResponse::json(200, &token_doc())),
+        },
+        &mut store,
+        true,
+    );
+    assert_eq!(log.browser, 1);
+    let refused = |value: &str| {
+        let mut r = HttpResponse::json(401, &json!({}));
+        r.headers.push(("WWW-Authenticate".into(), value.into()));
+        r
+    };
+    // The login ran for this request (launches were 0 when it was first sent).
+    let plain = refused(r#"Bearer error="invalid_token""#);
+    assert!(matches!(
+        c.send_verdict(T0, &plain, true, 1, 0),
+        SendVerdict::Return
+    ));
+    let nonce = refused(r#"DPoP error="use_dpop_nonce""#);
+    assert!(matches!(
+        c.send_verdict(T0, &nonce, true, 1, 0),
+        SendVerdict::Retry { .. }
+    ));
+}
+
+#[test]
+fn a_client_credentials_grant_is_counted_under_its_own_step() {
+    let mut config = Config::new(SERVER);
+    config.grant = mcp_oauth_core::Grant::ClientCredentials;
+    config.client.pre_registered = Some(mcp_oauth_core::PreRegisteredClient {
+        client_id: "svc-client".into(),
+        client_secret: Some(mcp_oauth_core::ClientSecret::new("s3cret")),
+        auth_method: None,
+        issuer: None,
+    });
+    let machine = Machine::new(config, SeededRng::from_seed(SEED)).unwrap();
+    let mut c: C = Coordinator::new(machine, None, None, T0);
+    let mut store = None;
+    let mut t = c.begin(Op::Header { login: true });
+    assert!(matches!(c.poll(&mut t, T0), Plan::Drive));
+    let log = drive(
+        &mut c,
+        T0,
+        |step, _| {
+            Ok(match step {
+                Step::ResourceMetadata => HttpResponse::json(200, &prm_doc()),
+                Step::ServerMetadata => HttpResponse::json(200, &meta_doc()),
+                _ => HttpResponse::json(200, &token_doc()),
+            })
+        },
+        &mut store,
+        true,
+    );
+    assert_eq!(
+        log.fetches,
+        [
+            Step::ResourceMetadata,
+            Step::ServerMetadata,
+            Step::ClientCredentials
+        ]
+    );
+    assert!(header_of(c.poll(&mut t, T0)).is_some());
+    let counts = c.request_counts();
+    assert_eq!(counts.get(&Step::ClientCredentials), Some(&1));
+    assert_eq!(counts.get(&Step::TokenExchange), None, "{counts:?}");
+    assert_eq!(counts.values().sum::<u64>(), 3);
 }

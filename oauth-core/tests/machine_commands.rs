@@ -1,5 +1,5 @@
-//! Commands that are not tied to one state: `cancel` and the effective refresh margin for
-//! short-lived tokens.
+//! Commands that are not tied to one state: `cancel`, the header getter against
+//! `ensure_fresh`, and the effective refresh margin for short-lived tokens.
 
 mod scenario;
 
@@ -33,6 +33,28 @@ fn cancel_when_idle_does_nothing() {
 }
 
 #[test]
+fn the_header_getter_never_starts_anything_and_ensure_fresh_does() {
+    let mut at = Scenario::new().authorized();
+    let now = at.now;
+    assert_eq!(header_text(&at.machine.header(now)), at.header());
+    // Inside the refresh margin: the getter says a renewal is due, and only looks.
+    at.advance(Duration::from_secs(EXPIRES_IN - 30));
+    let now = at.now;
+    for _ in 0..3 {
+        assert_eq!(header_text(&at.machine.header(now)), "Pending");
+        assert!(at.machine.poll_output().is_none(), "the getter emitted");
+        assert!(!at.machine.is_busy(), "the getter started a flow");
+    }
+    // The command starts the refresh (re-reading the store first).
+    assert_eq!(at.header(), "Pending");
+    assert!(at.machine.is_busy());
+    at.expect(|o| matches!(o, Output::LoadSession), "the refresh starts");
+    // While it runs, the getter agrees and still emits nothing.
+    assert_eq!(header_text(&at.machine.header(now)), "Pending");
+    assert!(at.machine.poll_output().is_none());
+}
+
+#[test]
 fn a_short_lived_token_is_not_refreshed_on_every_call() {
     // 30-second tokens with the default 60-second margin: refresh only in the last 15 seconds.
     let mut at = Scenario::new()
@@ -49,7 +71,7 @@ fn a_short_lived_token_is_not_refreshed_on_every_call() {
         "no refresh while more than half the lifetime is left"
     );
     at.advance(Duration::from_secs(10));
-    let _ = at.command(|m, now| m.authorization_header(now));
+    let _ = at.command(|m, now| m.ensure_fresh(now));
     at.expect(
         |o| matches!(o, Output::LoadSession),
         "refresh starts in the last half",
@@ -89,7 +111,7 @@ fn a_short_lived_token_another_process_obtained_is_not_refreshed_at_start() {
         "18 s left of 20: no refresh yet"
     );
     at.advance(Duration::from_secs(9));
-    let _ = at.command(|m, now| m.authorization_header(now));
+    let _ = at.command(|m, now| m.ensure_fresh(now));
     at.expect(
         |o| matches!(o, Output::LoadSession),
         "refresh starts in the last half of the lifetime",

@@ -214,6 +214,56 @@ fn no_dpop_when_the_as_does_not_advertise_it_or_the_caller_declines() {
         .is_none());
 }
 
+#[test]
+fn the_nonce_retry_re_points_the_token_call_and_the_first_request_goes_stale() {
+    let mut at = dpop_scenario().waiting_callback();
+    at.callback_ok();
+    let first = at.id.expect("the code exchange is in flight");
+    let nonce_answer = HttpResponse::json(400, &json!({"error": "use_dpop_nonce"}))
+        .with_header("DPoP-Nonce", "as-nonce-1");
+    at.respond(nonce_answer);
+    let retry = at.id.expect("the retry is in flight");
+    assert_ne!(retry, first, "the retry is a new request");
+    // A late second answer to the first request is stale: nothing happens.
+    let late = at.feed(Input::HttpResponse {
+        id: first,
+        response: HttpResponse::json(200, &dpop_token_doc()),
+    });
+    assert!(late.is_empty(), "{:?}", describe_all(&late));
+    assert!(at.machine.is_busy());
+    // The retry's answer is the one taken, bound to the key the proof was signed with.
+    at.respond_json(200, &dpop_token_doc());
+    assert!(at.header().starts_with("DPoP "), "{}", at.header());
+    let tokens = at.machine.session().and_then(|s| s.tokens.as_ref());
+    assert!(tokens.is_some_and(|t| t.dpop_key.is_some()));
+}
+
+#[test]
+fn a_nonce_answer_to_a_request_without_a_proof_is_not_re_sent() {
+    // The IdP's RFC 8693 exchange carries no proof: a nonce answer there is just a failure.
+    let mut at = Scenario::with_config(|c| {
+        c.client.pre_registered = Some(pre_registered(Some("xaa-secret")));
+        c.grant = Grant::EnterpriseManaged(EnterpriseIdp {
+            token_endpoint: "https://idp.example.com/token".into(),
+            client_id: Some("idp-client".into()),
+            client_secret: None,
+            id_token: Assertion::new("eyJ.id.token"),
+        });
+    })
+    .at_meta_fetch();
+    at.respond_json(200, &meta_doc());
+    at.expect_fetch(Step::AssertionExchange);
+    let out = at.respond(
+        HttpResponse::json(400, &json!({"error": "use_dpop_nonce"})).with_header("DPoP-Nonce", "n"),
+    );
+    assert!(
+        out.iter().all(|o| !matches!(o, Output::Fetch { .. })),
+        "{:?}",
+        describe_all(&out)
+    );
+    assert!(!at.machine.is_busy());
+}
+
 // ------------------------------------------------------------------------- client credentials
 
 #[test]
@@ -229,7 +279,7 @@ fn client_credentials_when_the_as_offers_only_that_grant() {
             .all(|o| !matches!(o, Output::ListenLoopback { .. } | Output::OpenBrowser(_))),
         "no browser for client credentials"
     );
-    let req = at.expect_fetch(Step::TokenExchange).clone();
+    let req = at.expect_fetch(Step::ClientCredentials).clone();
     assert_eq!(req.url, TOKEN_URL);
     assert_eq!(
         form_value(&req, "grant_type").as_deref(),
@@ -253,8 +303,8 @@ fn client_credentials_when_the_as_offers_only_that_grant() {
 
     // Expiry: no refresh token, so the grant runs again, without discovery.
     at.advance(std::time::Duration::from_secs(61));
-    let _ = at.command(|m, now| m.authorization_header(now));
-    let again = at.expect_fetch(Step::TokenExchange).clone();
+    let _ = at.command(|m, now| m.ensure_fresh(now));
+    let again = at.expect_fetch(Step::ClientCredentials).clone();
     assert_eq!(
         form_value(&again, "grant_type").as_deref(),
         Some("client_credentials")
@@ -277,7 +327,7 @@ fn workload_identity_jwt_bearer_surfaces_errors_without_retrying() {
     })
     .at_meta_fetch();
     at.respond_json(200, &meta_doc());
-    let req = at.expect_fetch(Step::TokenExchange).clone();
+    let req = at.expect_fetch(Step::JwtBearer).clone();
     assert_eq!(
         form_value(&req, "grant_type").as_deref(),
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -299,6 +349,17 @@ fn workload_identity_jwt_bearer_surfaces_errors_without_retrying() {
         Output::Event(mcp_oauth_core::Event::Failed(e)) => Some(e.clone()),
         _ => None,
     });
+    // The refusal names the grant that was refused, not the code exchange.
+    assert!(
+        matches!(
+            &failed,
+            Some(mcp_oauth_core::Error::OAuth {
+                step: Step::JwtBearer,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
     assert_eq!(
         failed
             .and_then(|e| e.oauth_code().map(str::to_string))
@@ -325,7 +386,7 @@ fn enterprise_managed_exchanges_the_id_token_then_presents_the_id_jag() {
         json!(["client_secret_basic"]),
     );
     at.respond_json(200, &meta);
-    let exchange = at.expect_fetch(Step::TokenExchange).clone();
+    let exchange = at.expect_fetch(Step::AssertionExchange).clone();
     assert_eq!(exchange.url, "https://idp.example.com/token");
     assert_eq!(
         form_value(&exchange, "grant_type").as_deref(),
@@ -345,7 +406,7 @@ fn enterprise_managed_exchanges_the_id_token_then_presents_the_id_jag() {
         200,
         &json!({"access_token": "eyJ.id.jag", "issued_token_type": "urn:ietf:params:oauth:token-type:id-jag", "token_type": "N_A"}),
     );
-    let grant = at.expect_fetch(Step::TokenExchange).clone();
+    let grant = at.expect_fetch(Step::JwtBearer).clone();
     assert_eq!(grant.url, TOKEN_URL);
     assert_eq!(
         form_value(&grant, "assertion").as_deref(),

@@ -288,7 +288,7 @@ impl<'w> Driver<'w> {
                     3 => drop(self.command(|m, now| m.logout(now))?),
                     _ => {
                         self.now = self.now.advance(Duration::from_secs(7_200));
-                        self.command(|m, now| drop(m.authorization_header(now)))?;
+                        self.command(|m, now| drop(m.ensure_fresh(now)))?;
                     }
                 }
             }

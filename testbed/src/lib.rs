@@ -11,7 +11,6 @@
 //!   (PKCE S256, `state`, `redirect_uri`, single-use codes, client authentication, `resource`),
 //!   recording each slip in [`testbed::Testbed::violations`].
 //! - [`serve`]: the same testbed on `127.0.0.1` ephemeral ports (one thread per connection).
-//! - [`mcp`]: the client side of MCP JSON-RPC over Streamable HTTP (both wires), sans-IO.
 //! - [`headless`]: a "browser" for authorization endpoints that approve without a user.
 //!
 //! ```
@@ -26,6 +25,5 @@
 #![warn(missing_docs)]
 
 pub mod headless;
-pub mod mcp;
 pub mod serve;
 pub mod testbed;

@@ -229,7 +229,7 @@ impl Sim {
             self.initialized = true;
         }
         for _ in 0..6 {
-            let header = match self.machine.authorization_header(self.now) {
+            let header = match self.machine.ensure_fresh(self.now) {
                 HeaderState::Ready(h) => Some(h),
                 HeaderState::Pending => {
                     self.drain();
@@ -274,7 +274,7 @@ impl Sim {
     }
 
     fn notify(&mut self, method: &str) {
-        let header = match self.machine.authorization_header(self.now) {
+        let header = match self.machine.ensure_fresh(self.now) {
             HeaderState::Ready(h) => Some(h),
             _ => None,
         };

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e_common::*;
-use mcp_oauth_blocking::store::{FileStore, MemoryStore, SessionStore};
 use mcp_oauth_core::{AuthStatus, BrowserRequest, Config, HttpRequest, HttpResponse, Step};
+use mcp_oauth_store::{FileStore, MemoryStore, SessionStore};
 use mcp_oauth_tests::serve::TestbedServer;
 use mcp_oauth_tests::testbed::{RequestKind, TestbedConfig};
 use mcp_oauth_tokio::{

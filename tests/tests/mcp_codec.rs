@@ -294,7 +294,7 @@ fn a_404_ends_the_stateful_session() {
 fn authorized_sim(config: TestbedConfig) -> (Sim, String) {
     let mut sim = Sim::new(config, |_| {});
     sim.call("tools/list", json!({})).expect("first login");
-    let HeaderState::Ready(h) = sim.machine.authorization_header(sim.now) else {
+    let HeaderState::Ready(h) = sim.machine.ensure_fresh(sim.now) else {
         panic!("no header after login");
     };
     let header = h.expose_secret().to_string();

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError, StoreKind, StoreLock};
 use mcp_oauth_core::{
     AccessToken, ClientAuthMethod, ClientKind, ClientRegistration, HttpRequest, HttpResponse,
     RefreshToken, Session, TokenSet, TokenType, SESSION_VERSION,
 };
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError, StoreKind, StoreLock};
 use mcp_oauth_tokio::{BoxFuture, HttpClient};
 use serde_json::json;
 
@@ -118,7 +118,10 @@ impl FakeAs {
         )
     }
 
-    async fn answer(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    async fn answer(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         let path = req.url.split('?').next().unwrap_or_default().to_owned();
         self.log
             .lock()
@@ -161,7 +164,10 @@ impl FakeAs {
                 let mode = *self.refresh_mode.lock().unwrap();
                 match mode {
                     RefreshMode::Rotate => Ok(self.next_tokens()),
-                    RefreshMode::NetworkError => Err("connection reset".into()),
+                    RefreshMode::NetworkError => Err(mcp_oauth_core::TransportError::new(
+                        mcp_oauth_core::TransportErrorKind::Connect,
+                        "connection reset",
+                    )),
                     RefreshMode::InvalidGrant => Ok(HttpResponse::json(
                         400,
                         &json!({ "error": "invalid_grant" }),
@@ -178,7 +184,10 @@ impl FakeAs {
                         400,
                         &json!({ "error": "invalid_grant" }),
                     )),
-                    ExchangeMode::NetworkError => Err("connection reset".into()),
+                    ExchangeMode::NetworkError => Err(mcp_oauth_core::TransportError::new(
+                        mcp_oauth_core::TransportErrorKind::Connect,
+                        "connection reset",
+                    )),
                 }
             }
             REVOCATION_ENDPOINT => Ok(HttpResponse::status(200)),
@@ -208,7 +217,10 @@ impl FakeAs {
 pub struct FakeClient(pub Arc<FakeAs>);
 
 impl HttpClient for FakeClient {
-    fn send<'a>(&'a self, req: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+    fn send<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, mcp_oauth_core::TransportError>> {
         Box::pin(self.0.answer(req))
     }
 }

@@ -10,7 +10,7 @@ use mcp_oauth_blocking::{
 };
 use mcp_oauth_core::session::ClientKind;
 use mcp_oauth_core::{AuthStatus, Config, HttpRequest};
-use mcp_oauth_testbed::mcp::{McpSession, McpWire};
+use mcp_oauth_mcp::{McpSession, McpWire};
 use mcp_oauth_testbed::serve::{ServeOptions, TestbedServer};
 use mcp_oauth_testbed::testbed::{
     ExpectedScope, LoggedRequest, RequestKind, TestbedConfig, ADMIN_TOOL, TEST_TOOL,

@@ -5,7 +5,7 @@
 //! until [`Effect::Done`]; every report method below answers exactly one effect.
 
 use crate::error::Error;
-use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError, TransportErrorKind};
 use crate::io::{BrowserRequest, Event, Input, Output};
 use crate::session::Session;
 use crate::time::{Deadline, Now};
@@ -160,9 +160,12 @@ impl<E: AdapterFailure> Coordinator<E> {
                     // reports the first real cause instead of trying every fallback.
                     let timeout = self.machine.config().operation_timeout;
                     trace::budget_spent(&self.drive_span(), *step, timeout);
-                    let error = format!(
-                        "not sent: the operation's {} s network budget is spent",
-                        timeout.as_secs()
+                    let error = TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!(
+                            "not sent: the operation's {} s network budget is spent",
+                            timeout.as_secs()
+                        ),
                     );
                     let id = *id;
                     self.machine
@@ -204,6 +207,9 @@ impl<E: AdapterFailure> Coordinator<E> {
                         | Step::ServerMetadata
                         | Step::Registration
                         | Step::TokenExchange
+                        | Step::ClientCredentials
+                        | Step::JwtBearer
+                        | Step::AssertionExchange
                 );
                 Effect::Fetch {
                     id,
@@ -258,11 +264,19 @@ impl<E: AdapterFailure> Coordinator<E> {
 
     // ---------------------------------------------------------------- reports
 
-    /// The answer to [`Effect::Fetch`]: the response, or why none came (sanitised by the
-    /// machine before it reaches an error).
-    pub fn fetched(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+    /// The answer to [`Effect::Fetch`]: the response, or why none came (its message sanitised
+    /// by the machine before it reaches an error, its kind kept).
+    pub fn fetched(
+        &mut self,
+        now: Now,
+        id: RequestId,
+        result: Result<HttpResponse, TransportError>,
+    ) {
         if let Some(drive) = self.drive.as_mut() {
-            let outcome = result.as_ref().map(|r| r.status).map_err(String::as_str);
+            let outcome = result
+                .as_ref()
+                .map(|r| r.status)
+                .map_err(|e| e.message.as_str());
             trace::answered(&drive.span, &mut drive.sent, id, now, outcome);
         }
         let input = match result {

@@ -538,7 +538,7 @@ impl<E: AdapterFailure> Coordinator<E> {
                 };
             }
         }
-        match self.machine.authorization_header(now) {
+        match self.machine.ensure_fresh(now) {
             HeaderState::Ready(h) => Decision::Done(Some(h)),
             HeaderState::Pending => Decision::Drive,
             HeaderState::LoginRequired if login => {

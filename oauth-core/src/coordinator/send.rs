@@ -73,15 +73,22 @@ impl<E: AdapterFailure> Coordinator<E> {
         if self.has_static_header() {
             return SendVerdict::Fail(Failure::StaticHeaderRejected { status });
         }
-        if retries >= MAX_SEND_RETRIES || self.browser_launches() > launches_before {
+        let www_authenticate: Vec<String> = response
+            .header_all("www-authenticate")
+            .map(str::to_owned)
+            .collect();
+        // A nonce request (RFC 9449 §9) is not a refusal of the token: retrying with the nonce
+        // is not a second login.
+        let values: Vec<&str> = www_authenticate.iter().map(String::as_str).collect();
+        let wants_nonce =
+            crate::challenge::auth_challenge(&values).error.as_deref() == Some("use_dpop_nonce");
+        let logged_in = self.browser_launches() > launches_before;
+        if retries >= MAX_SEND_RETRIES || (logged_in && !wants_nonce) {
             return SendVerdict::Return;
         }
         SendVerdict::Retry {
             status,
-            www_authenticate: response
-                .header_all("www-authenticate")
-                .map(str::to_owned)
-                .collect(),
+            www_authenticate,
         }
     }
 }

@@ -47,12 +47,12 @@ impl Machine {
             .is_some_and(|t| t.refresh_token.is_some());
         if self.learn_bearer_only(&challenge) && has_rt {
             // RFC 9449 §7.1: the server takes no bound tokens; an unbound refresh, once.
-            self.start_refresh(now, true);
+            self.start_refresh(true);
         } else if has_rt && !self.refreshed_after_401 {
             // A Bearer token refused with a DPoP-only challenge: refresh with a proof for a
             // bound token (RFC 9449 §5); an AS that refuses sends this to a re-authorization.
             self.upgrade_to_dpop = self.wants_dpop_now(&challenge);
-            self.start_refresh(now, true);
+            self.start_refresh(true);
         } else {
             let previous = self.previous_scopes();
             self.begin_discovery(now, challenge, previous);
@@ -102,7 +102,7 @@ impl Machine {
         scopes: Vec<String>,
     ) {
         if !self.config.interactive && !self.config.grant.is_machine_to_machine() {
-            self.fail(Error::LoginRequired);
+            self.fail(now, Error::LoginRequired);
             return;
         }
         self.set_status(AuthStatus::Working);
@@ -129,7 +129,7 @@ impl Machine {
             return self.no_prm(now, flow);
         };
         if let Err(e) = self.config.url_policy.check(&c.url) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let id = self.fetch(Step::ResourceMetadata, prm::request(&c.url));
         self.state = State::FetchingPrm {
@@ -146,12 +146,12 @@ impl Machine {
         mut flow: Flow,
         candidates: Vec<PrmCandidate>,
         index: usize,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let step = Step::ResourceMetadata;
         let parsed = match result {
             Ok(resp) => prm::parse(&resp),
-            Err(message) => Err(Error::Transport { step, message }),
+            Err(e) => Err(Error::from_transport(step, e)),
         };
         let doc = match parsed {
             Ok(doc) => doc,
@@ -170,11 +170,11 @@ impl Machine {
             if let Err(e) =
                 prm::validate_resource(&doc, &self.server, source, self.config.resource_match)
             {
-                return self.fail(e);
+                return self.fail(now, e);
             }
         }
         let Some(issuer) = doc.authorization_servers.first().cloned() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         flow.resource = self.resource_for(Some(&doc));
         flow.issuer = issuer.clone();
@@ -217,7 +217,7 @@ impl Machine {
         match meta {
             Some(meta) => {
                 if let Err(e) = self.check_metadata(&meta) {
-                    return self.fail(e);
+                    return self.fail(now, e);
                 }
                 self.cached_meta = Some(meta.clone());
                 self.after_metadata(
@@ -236,13 +236,13 @@ impl Machine {
     /// "Server Metadata Discovery"), unless a candidate failed transiently.
     pub(super) fn no_prm(&mut self, now: Now, mut flow: Flow) {
         if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
-            return self.fail(cause);
+            return self.fail(now, cause);
         }
         if !self.config.legacy_discovery {
-            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
+            return self.fail(now, flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         }
         let Some(origin) = prm::origin(&self.server) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         flow.legacy = true;
         flow.issuer = origin.clone();
@@ -261,7 +261,7 @@ impl Machine {
         let Some(url) = candidates.get(index) else {
             let mut flow = flow;
             if let Some(cause) = flow.discovery_cause.take_if(|c| c.is_transient()) {
-                return self.fail(cause);
+                return self.fail(now, cause);
             }
             if flow.legacy {
                 // No metadata at all → default endpoints at the origin (MCP 2025-03-26
@@ -270,14 +270,17 @@ impl Machine {
                 return self.after_metadata(now, flow);
             }
             if self.config.authorization_server.is_some() {
-                return self.fail(Error::NoServerMetadata {
-                    issuer: sanitize_remote_text(&flow.issuer),
-                });
+                return self.fail(
+                    now,
+                    Error::NoServerMetadata {
+                        issuer: sanitize_remote_text(&flow.issuer),
+                    },
+                );
             }
-            return self.fail(flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
+            return self.fail(now, flow.discovery_cause.unwrap_or(Error::DiscoveryFailed));
         };
         if let Err(e) = self.config.url_policy.check(url) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let id = self.fetch(Step::ServerMetadata, asm::request(url));
         self.state = State::FetchingMeta {
@@ -294,17 +297,17 @@ impl Machine {
         mut flow: Flow,
         candidates: Vec<String>,
         index: usize,
-        result: Result<HttpResponse, String>,
+        result: Fetched,
     ) {
         let step = Step::ServerMetadata;
         let parsed = match result {
             Ok(resp) => asm::parse(&resp, &flow.issuer),
-            Err(message) => Err(Error::Transport { step, message }),
+            Err(e) => Err(Error::from_transport(step, e)),
         };
         let meta = match parsed {
             Ok(meta) => meta,
             // An issuer mismatch is a hard failure for this issuer (RFC 8414 §3.3).
-            Err(e @ Error::IssuerMismatch { .. }) => return self.fail(e),
+            Err(e @ Error::IssuerMismatch { .. }) => return self.fail(now, e),
             Err(e) => {
                 note_miss(
                     &mut flow,
@@ -316,7 +319,7 @@ impl Machine {
             }
         };
         if let Err(e) = self.check_metadata(&meta) {
-            return self.fail(e);
+            return self.fail(now, e);
         }
         self.cached_meta = Some(meta.clone());
         flow.meta = Some(meta);
@@ -345,7 +348,7 @@ impl Machine {
     /// Metadata known: choose scopes, then get a redirect URI from the adapter.
     pub(super) fn after_metadata(&mut self, now: Now, mut flow: Flow) {
         let Some(meta) = flow.meta.clone() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         let challenged = flow.challenge.scope.clone().unwrap_or_default();
         flow.scopes = if flow.scopes.is_empty() {
@@ -364,7 +367,7 @@ impl Machine {
         };
         flow.dpop_key = match self.dpop_key_for(&flow.challenge, &meta) {
             Ok(key) => key,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
         let kind = self.choose_grant(&meta);
         if kind != GrantKind::AuthorizationCode {
@@ -378,9 +381,12 @@ impl Machine {
         self.last_grant = Some(kind);
         if self.attempts >= self.config.max_authorization_attempts {
             // Spent step-up budget: fail before starting a listener.
-            return self.fail(Error::StepUpLimit {
-                attempts: self.attempts,
-            });
+            return self.fail(
+                now,
+                Error::StepUpLimit {
+                    attempts: self.attempts,
+                },
+            );
         }
         self.last_issuer = Some(flow.issuer.clone());
         self.set_status(AuthStatus::Working);

@@ -92,23 +92,23 @@ impl Machine {
     pub(super) fn request_grant(&mut self, now: Now, mut flow: Flow, kind: GrantKind) {
         self.last_grant = Some(kind);
         let Some(meta) = flow.meta.clone() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         let Some(token_endpoint) = meta.token_endpoint.clone() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         flow.registration = match self.machine_client(&flow, &meta, kind) {
             Ok(r) => r,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
         let scope = scope::join(&flow.scopes);
         let resource = flow.resource.clone();
         if kind == GrantKind::EnterpriseManaged {
             let Grant::EnterpriseManaged(idp) = &self.config.grant else {
-                return self.fail(Error::Config("enterprise IdP not configured".into()));
+                return self.fail(now, Error::Config("enterprise IdP not configured".into()));
             };
             if let Err(e) = self.config.url_policy.check(&idp.token_endpoint) {
-                return self.fail(e);
+                return self.fail(now, e);
             }
             let idp_auth = match (&idp.client_id, &idp.client_secret) {
                 (Some(id), Some(secret)) => Some((id.clone(), secret.expose_secret().to_string())),
@@ -132,7 +132,7 @@ impl Machine {
                 scope.as_deref(),
                 &auth,
             );
-            let id = self.fetch(Step::TokenExchange, request);
+            let id = self.fetch(Step::AssertionExchange, request);
             self.state = State::ExchangingAssertion { id, flow };
             return;
         }
@@ -140,15 +140,18 @@ impl Machine {
             Grant::JwtBearer { assertion } => Some(assertion.expose_secret().to_string()),
             _ => None,
         };
-        let request = match self.grant_request(now, &flow, kind, &token_endpoint, assertion) {
+        let (step, request) = match self.grant_request(now, &flow, kind, &token_endpoint, assertion)
+        {
             Ok(r) => r,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
-        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
-        self.state = State::Granting { id, flow };
+        let call = self.fetch_token(now, step, request, flow.dpop_key.clone());
+        self.state = State::Granting { call, flow };
     }
 
-    /// The grant request for `kind` with this client's authentication.
+    /// The grant request for `kind` with this client's authentication, and the step it is
+    /// counted under ([`Step::JwtBearer`] when an assertion is presented, else
+    /// [`Step::ClientCredentials`]).
     fn grant_request(
         &mut self,
         now: Now,
@@ -156,7 +159,7 @@ impl Machine {
         kind: GrantKind,
         token_endpoint: &str,
         assertion: Option<String>,
-    ) -> Result<HttpRequest, Error> {
+    ) -> Result<(Step, HttpRequest), Error> {
         let client_assertion = self.client_assertion(now, flow)?;
         let (client_id, secret, method) = match &flow.registration {
             Some(c) => (
@@ -184,20 +187,24 @@ impl Machine {
         };
         let scope = scope::join(&flow.scopes);
         Ok(match (kind, assertion) {
-            (GrantKind::JwtBearer | GrantKind::EnterpriseManaged, Some(a)) => {
+            (GrantKind::JwtBearer | GrantKind::EnterpriseManaged, Some(a)) => (
+                Step::JwtBearer,
                 grants::jwt_bearer_request(
                     token_endpoint,
                     &a,
                     &auth,
                     scope.as_deref(),
                     flow.resource.as_deref(),
-                )
-            }
-            _ => grants::client_credentials_request(
-                token_endpoint,
-                &auth,
-                scope.as_deref(),
-                flow.resource.as_deref(),
+                ),
+            ),
+            _ => (
+                Step::ClientCredentials,
+                grants::client_credentials_request(
+                    token_endpoint,
+                    &auth,
+                    scope.as_deref(),
+                    flow.resource.as_deref(),
+                ),
             ),
         })
     }
@@ -243,37 +250,32 @@ impl Machine {
         }))
     }
 
-    pub(super) fn on_assertion_exchanged(
-        &mut self,
-        now: Now,
-        flow: Flow,
-        result: Result<HttpResponse, String>,
-    ) {
+    pub(super) fn on_assertion_exchanged(&mut self, now: Now, flow: Flow, result: Fetched) {
         let exchanged = result
-            .map_err(|message| Error::Transport {
-                step: Step::TokenExchange,
-                message,
-            })
+            .map_err(|e| Error::from_transport(Step::AssertionExchange, e))
             .and_then(|resp| grants::parse_token_exchange_response(&resp));
         let id_jag = match exchanged {
             Ok(t) if t.issued_token_type == grants::ID_JAG_TYPE => {
                 t.token.expose_secret().to_string()
             }
             Ok(t) => {
-                return self.fail(Error::Malformed {
-                    step: Step::TokenExchange,
-                    detail: format!(
-                        "the IdP issued {:?}, not an ID-JAG",
-                        sanitize_remote_text(&t.issued_token_type)
-                    ),
-                })
+                return self.fail(
+                    now,
+                    Error::Malformed {
+                        step: Step::AssertionExchange,
+                        detail: format!(
+                            "the IdP issued {:?}, not an ID-JAG",
+                            sanitize_remote_text(&t.issued_token_type)
+                        ),
+                    },
+                )
             }
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
         let Some(token_endpoint) = flow.meta.as_ref().and_then(|m| m.token_endpoint.clone()) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
-        let request = match self.grant_request(
+        let (step, request) = match self.grant_request(
             now,
             &flow,
             GrantKind::EnterpriseManaged,
@@ -281,10 +283,10 @@ impl Machine {
             Some(id_jag),
         ) {
             Ok(r) => r,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
-        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
-        self.state = State::Granting { id, flow };
+        let call = self.fetch_token(now, step, request, flow.dpop_key.clone());
+        self.state = State::Granting { call, flow };
     }
 
     /// A machine-to-machine grant answered. Errors are surfaced as they are: no retry and no
@@ -293,20 +295,20 @@ impl Machine {
         &mut self,
         now: Now,
         mut flow: Flow,
-        result: Result<HttpResponse, String>,
+        call: TokenCall,
+        result: Fetched,
     ) {
         let retry_after = result
             .as_ref()
             .ok()
             .and_then(super::refresh::retry_after_secs);
-        let proof_sent = flow.dpop_key.is_some();
-        let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
+        let response = match self.accept_tokens(result, &call) {
             Ok(r) => r,
             // A refusal is surfaced as it is (no retry); anything else, while the previous
             // grant's token is still valid, only defers the renewal (refresh.rs).
             Err(e) if e.oauth_code().is_some() => {
                 let e = super::login::configured_client_error(e, flow.registration.as_ref());
-                return self.fail(e);
+                return self.fail(now, e);
             }
             Err(e) => return self.renewal_failed(now, e, retry_after),
         };
@@ -338,74 +340,82 @@ impl Machine {
         None
     }
 
-    /// Sends a token-endpoint request, with a DPoP proof when `key` is set, remembering the key
-    /// (the answer's tokens are bound to it) and the unsigned request so a `use_dpop_nonce` answer can be retried once (RFC 9449 §8).
+    /// Sends a token-endpoint request, with a DPoP proof when `key` is set and one can be
+    /// signed. The returned call remembers the key the proof was signed with (the answer's
+    /// tokens are bound to it) and the unsigned request, so a `use_dpop_nonce` answer can be
+    /// retried once (RFC 9449 §8).
     pub(super) fn fetch_token(
         &mut self,
         now: Now,
         step: Step,
         request: HttpRequest,
         key: Option<DpopPrivateKey>,
-    ) -> RequestId {
-        let signed = match &key {
-            Some(k) => self.with_token_proof(now, request.clone(), k),
-            None => request.clone(),
+    ) -> TokenCall {
+        let proof = key
+            .as_ref()
+            .and_then(|k| self.token_proof(now, &request, k));
+        let Some(proof) = proof else {
+            let id = self.fetch(step, request);
+            return TokenCall {
+                id,
+                step,
+                dpop_key: None,
+                retry: None,
+            };
         };
-        let id = self.fetch(step, signed);
-        if key.is_some() {
-            self.token_request = Some((request, false));
+        let id = self.fetch(step, grants::with_dpop(request.clone(), &proof));
+        TokenCall {
+            id,
+            step,
+            dpop_key: key,
+            retry: Some(request),
         }
-        // The tokens this request brings are bound to this key (or to none).
-        self.token_dpop_key = key;
-        id
     }
 
-    fn with_token_proof(
+    /// A DPoP proof for a token request (no `ath`), with the authorization server's latest
+    /// nonce.
+    fn token_proof(
         &mut self,
         now: Now,
-        request: HttpRequest,
+        request: &HttpRequest,
         key: &DpopPrivateKey,
-    ) -> HttpRequest {
-        match self.sign_proof(
-            now,
-            key,
-            "POST",
-            &request.url.clone(),
-            None,
-            self.as_nonce.clone(),
-        ) {
-            Some(proof) => grants::with_dpop(request, &proof),
-            None => request,
-        }
+    ) -> Option<String> {
+        let nonce = self.as_nonce.clone();
+        self.sign_proof(now, key, "POST", &request.url, None, nonce)
     }
 
-    /// `400 use_dpop_nonce` with a `DPoP-Nonce` header: remember the nonce and re-send the
-    /// token request once with a fresh proof. Returns the new request id.
+    /// `400 use_dpop_nonce` with a `DPoP-Nonce` header in answer to `call`: remember the nonce
+    /// and re-send the request once with a fresh proof, pointing `call` at the new request.
+    /// Returns false (nothing sent) for any other answer, a call sent without a proof, or one
+    /// already retried.
     pub(super) fn retry_with_dpop_nonce(
         &mut self,
         now: Now,
+        call: &mut TokenCall,
         resp: &HttpResponse,
-    ) -> Option<RequestId> {
-        let (request, retried) = self.token_request.clone()?;
-        if retried || resp.status != 400 {
-            return None;
-        }
-        let nonce = resp.header(DPOP_NONCE_HEADER)?.to_string();
-        let body: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
-        if body.get("error").and_then(|e| e.as_str()) != Some("use_dpop_nonce") {
-            return None;
-        }
-        self.as_nonce = Some(nonce);
-        let key = self.token_dpop_key.clone()?;
-        let step = match self.state {
-            State::Refreshing { .. } => Step::Refresh,
-            _ => Step::TokenExchange,
+    ) -> bool {
+        let (Some(request), Some(key)) = (&call.retry, &call.dpop_key) else {
+            return false;
         };
-        let signed = self.with_token_proof(now, request.clone(), &key);
-        let id = self.fetch(step, signed);
-        self.token_request = Some((request, true));
-        self.token_dpop_key = Some(key);
-        Some(id)
+        if resp.status != 400 {
+            return false;
+        }
+        let Some(nonce) = resp.header(DPOP_NONCE_HEADER) else {
+            return false;
+        };
+        let body: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+        if body.as_ref().and_then(|b| b.get("error")?.as_str()) != Some("use_dpop_nonce") {
+            return false;
+        }
+        self.as_nonce = Some(nonce.to_string());
+        let (request, key) = (request.clone(), key.clone());
+        let signed = match self.token_proof(now, &request, &key) {
+            Some(proof) => grants::with_dpop(request, &proof),
+            None => request,
+        };
+        call.id = self.fetch(call.step, signed);
+        call.retry = None;
+        true
     }
 
     /// The `DPoP` header for one MCP request (RFC 9449 §7): a fresh proof with `ath` for the

@@ -10,28 +10,31 @@ impl Machine {
         if !matches!(self.state, State::Listening { .. }) {
             return;
         }
-        let State::Listening { mut flow } = std::mem::replace(&mut self.state, State::Idle) else {
+        let State::Listening { mut flow, listener } =
+            std::mem::replace(&mut self.state, State::Idle)
+        else {
             return;
         };
         flow.redirect_uri = redirect_uri;
-        self.register_or_authorize(now, flow);
+        self.register_or_authorize(now, flow, listener);
     }
 
     /// Registration priority (MCP 2025-11-25 Authorization, "Client Registration Approaches"):
     /// pre-registered > CIMD > stored DCR client for
     /// this issuer and redirect URI > new DCR registration.
-    pub(super) fn register_or_authorize(&mut self, now: Now, mut flow: Flow) {
+    pub(super) fn register_or_authorize(&mut self, now: Now, mut flow: Flow, listener: Listener) {
         let Some(meta) = flow.meta.clone() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail_open(now, listener, Error::DiscoveryFailed);
         };
         let supported = meta.auth_methods();
         if let Some(pre) = &self.config.client.pre_registered {
             if let Some(bound) = &pre.issuer {
                 if *bound != flow.issuer {
-                    return self.fail(Error::PreRegisteredIssuerMismatch {
+                    let e = Error::PreRegisteredIssuerMismatch {
                         configured: bound.clone(),
                         discovered: flow.issuer.clone(),
-                    });
+                    };
+                    return self.fail_open(now, listener, e);
                 }
             }
             let method = pre.auth_method.unwrap_or_else(|| {
@@ -46,7 +49,7 @@ impl Machine {
                 auth_method: method,
                 redirect_uri: None,
             });
-            return self.send_authorization(now, flow);
+            return self.send_authorization(now, flow, listener);
         }
         if let Some(url) = &self.config.client.metadata_document_url {
             if meta.client_id_metadata_document_supported {
@@ -59,7 +62,7 @@ impl Machine {
                     auth_method: crate::session::ClientAuthMethod::None,
                     redirect_uri: None,
                 });
-                return self.send_authorization(now, flow);
+                return self.send_authorization(now, flow, listener);
             }
         }
         let stored = self.session.as_ref().map(|s| &s.client).filter(|c| {
@@ -71,7 +74,7 @@ impl Machine {
         if let (Some(client), false) = (stored, flow.reregistered) {
             flow.registration = Some(client.clone());
             flow.reused_registration = true;
-            return self.send_authorization(now, flow);
+            return self.send_authorization(now, flow, listener);
         }
         match (
             &meta.registration_endpoint,
@@ -92,9 +95,9 @@ impl Machine {
                     },
                 );
                 let id = self.fetch(Step::Registration, request);
-                self.state = State::Registering { id, flow };
+                self.state = State::Registering { id, flow, listener };
             }
-            _ => self.fail(Error::RegistrationUnavailable),
+            _ => self.fail_open(now, listener, Error::RegistrationUnavailable),
         }
     }
 
@@ -102,7 +105,8 @@ impl Machine {
         &mut self,
         now: Now,
         mut flow: Flow,
-        result: Result<HttpResponse, String>,
+        listener: Listener,
+        result: Fetched,
     ) {
         let supported = flow
             .meta
@@ -110,10 +114,7 @@ impl Machine {
             .map(|m| m.auth_methods())
             .unwrap_or_default();
         let parsed = result
-            .map_err(|message| Error::Transport {
-                step: Step::Registration,
-                message,
-            })
+            .map_err(|e| Error::from_transport(Step::Registration, e))
             .and_then(|resp| {
                 registration::parse_dcr_response(
                     &resp,
@@ -125,23 +126,24 @@ impl Machine {
         match parsed {
             Ok(client) => {
                 flow.registration = Some(client);
-                self.send_authorization(now, flow);
+                self.send_authorization(now, flow, listener);
             }
-            Err(e) => self.fail(e),
+            Err(e) => self.fail_open(now, listener, e),
         }
     }
 
-    pub(super) fn send_authorization(&mut self, now: Now, flow: Flow) {
+    pub(super) fn send_authorization(&mut self, now: Now, flow: Flow, listener: Listener) {
         if self.attempts >= self.config.max_authorization_attempts {
-            return self.fail(Error::StepUpLimit {
+            let e = Error::StepUpLimit {
                 attempts: self.attempts,
-            });
+            };
+            return self.fail_open(now, listener, e);
         }
         let (Some(meta), Some(client)) = (&flow.meta, &flow.registration) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail_open(now, listener, Error::DiscoveryFailed);
         };
         let Some(endpoint) = meta.authorization_endpoint.as_deref() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail_open(now, listener, Error::DiscoveryFailed);
         };
         self.attempts += 1;
         let pkce = pkce::generate(&mut *self.rng);
@@ -158,7 +160,7 @@ impl Machine {
             extra: &self.config.authorize_params,
         });
         if let Err(e) = self.config.url_policy.check(&url) {
-            return self.fail(e);
+            return self.fail_open(now, listener, e);
         }
         let host = host_of(&flow.issuer);
         self.emit(Output::OpenBrowser(BrowserRequest {
@@ -166,14 +168,16 @@ impl Machine {
             state: state.clone(),
         }));
         self.set_status(AuthStatus::WaitingForBrowser { server_host: host });
-        self.deadline = Some(Deadline {
+        let deadline = Deadline {
             at: now.instant + self.config.authorization_timeout,
             reason: DeadlineReason::AuthorizationTimeout,
-        });
+        };
         self.state = State::WaitingCallback(Box::new(Pending {
             flow,
             state,
             verifier: pkce.verifier,
+            deadline,
+            listener,
         }));
     }
 
@@ -205,21 +209,23 @@ impl Machine {
             flow,
             state,
             verifier,
+            listener,
+            ..
         } = *pending;
-        self.close_browser_step();
+        self.close_listener(listener);
         let iss_advertised = flow
             .meta
             .as_ref()
             .is_some_and(|m| m.authorization_response_iss_parameter_supported);
         let code = match validate_callback(params, &state, &flow.issuer, iss_advertised) {
             Ok(code) => code,
-            Err(e) => return self.fail(e),
+            Err(e) => return self.fail(now, e),
         };
         let (Some(meta), Some(client)) = (&flow.meta, &flow.registration) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         let Some(token_endpoint) = meta.token_endpoint.as_deref() else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         self.set_status(AuthStatus::Working);
         let request = token::code_exchange_request(
@@ -230,18 +236,18 @@ impl Machine {
             &verifier,
             flow.resource.as_deref(),
         );
-        let id = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
-        self.state = State::ExchangingCode { id, flow };
+        let call = self.fetch_token(now, Step::TokenExchange, request, flow.dpop_key.clone());
+        self.state = State::ExchangingCode { call, flow };
     }
 
     pub(super) fn on_code_exchanged(
         &mut self,
         now: Now,
         mut flow: Flow,
-        result: Result<HttpResponse, String>,
+        call: TokenCall,
+        result: Fetched,
     ) {
-        let proof_sent = flow.dpop_key.is_some();
-        let response = match self.accept_tokens(result, Step::TokenExchange, proof_sent) {
+        let response = match self.accept_tokens(result, &call) {
             Ok(r) => r,
             Err(e) => {
                 // Only a stored registration is stale; a client registered moments ago and
@@ -262,7 +268,7 @@ impl Machine {
                     }
                     return self.listen(flow);
                 }
-                return self.fail(configured_client_error(e, flow.registration.as_ref()));
+                return self.fail(now, configured_client_error(e, flow.registration.as_ref()));
             }
         };
         self.install_granted(now, flow, response);
@@ -273,7 +279,7 @@ impl Machine {
     /// §5.1: an omitted `scope` means the requested one).
     pub(super) fn install_granted(&mut self, now: Now, flow: Flow, response: token::TokenResponse) {
         let (Some(meta), Some(client)) = (flow.meta, flow.registration) else {
-            return self.fail(Error::DiscoveryFailed);
+            return self.fail(now, Error::DiscoveryFailed);
         };
         let granted = response
             .scope
@@ -290,19 +296,18 @@ impl Machine {
             client,
             tokens: Some(crate::session::TokenSet {
                 dpop_key: flow.dpop_key,
-                obtained_at: None,
                 ..response.into_token_set(now.wall, None)
             }),
             scopes: granted,
             discovery: None,
             settings: crate::session::SessionSettings::default(),
         };
-        self.install_session(session);
+        self.install_session(now, session);
     }
 
     /// Persist first, then announce: a token is never used before it is stored.
-    pub(super) fn install_session(&mut self, mut session: Session) {
-        self.tokens_obtained_at = session.tokens.as_ref().map(|_| self.now.wall);
+    pub(super) fn install_session(&mut self, now: Now, mut session: Session) {
+        self.tokens_obtained_at = session.tokens.as_ref().map(|_| now.wall);
         self.stamp_settings(&mut session);
         if let Some(cache) = self.discovery_cache(&session.issuer) {
             session.discovery = Some(cache);

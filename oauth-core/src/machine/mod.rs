@@ -27,7 +27,7 @@ use crate::callback::{parse_callback, validate_callback};
 use crate::challenge::{auth_challenge, AuthChallenge};
 use crate::config::{Config, ResourceParameter};
 use crate::error::{sanitize_remote_text, Error};
-use crate::http::{HttpRequest, HttpResponse, RequestId, Step};
+use crate::http::{HttpRequest, HttpResponse, RequestId, Step, TransportError};
 use crate::io::{AuthStatus, BrowserRequest, Event, HeaderState, Input, Output};
 use crate::resource_metadata::{self as prm, PrmCandidate, ProtectedResourceMetadata};
 use crate::revoke::{self, TokenTypeHint};
@@ -65,7 +65,6 @@ pub struct Machine {
     outputs: VecDeque<Output>,
     next_id: u64,
     status: AuthStatus,
-    deadline: Option<Deadline>,
     /// Discovery results kept for step-up and re-authorization (no second fetch unless the
     /// challenge or PRM names a different authorization server).
     cached_prm: Option<ProtectedResourceMetadata>,
@@ -76,17 +75,8 @@ pub struct Machine {
     attempts: u32,
     /// Set when a refresh was done because of a 401; a second 401 then re-authorizes.
     refreshed_after_401: bool,
-    /// A loopback listener was requested and not yet closed.
-    listening: bool,
-    /// The latest time seen (for decisions inside transitions that have no `now` argument).
-    now: Now,
     /// Wall time the current tokens were obtained by this machine (for the effective margin).
     tokens_obtained_at: Option<u64>,
-    /// The token-endpoint request in flight, without its DPoP proof, and whether it was already
-    /// retried with a server nonce (RFC 9449 §8: retry once).
-    token_request: Option<(HttpRequest, bool)>,
-    /// The DPoP key of the latest token-endpoint request (`None`: sent without a proof).
-    token_dpop_key: Option<crate::secret::DpopPrivateKey>,
     /// DPoP nonces from the authorization server (§8) and the resource server (§9).
     as_nonce: Option<String>,
     rs_nonce: Option<String>,
@@ -108,6 +98,16 @@ pub struct Machine {
     /// Bearer token with a `DPoP`-only challenge.
     upgrade_to_dpop: bool,
 }
+
+/// What the header getters decide: an answer, or a renewal to start first.
+enum HeaderPlan {
+    Answer(HeaderState),
+    Refresh,
+    Regrant,
+}
+
+/// The answer to one `Fetch`: a response (any status), or why none came.
+type Fetched = Result<HttpResponse, TransportError>;
 
 /// The in-progress login: what discovery found so far.
 #[derive(Debug, Clone, Default)]
@@ -132,11 +132,34 @@ struct Flow {
 }
 
 /// What the browser step must verify (the issuer is stored with `state` and
-/// the verifier: MCP 2026-07-28 Authorization, "Authorization Response Validation").
+/// the verifier: MCP 2026-07-28 Authorization, "Authorization Response Validation"), and
+/// what it holds open.
 struct Pending {
     flow: Flow,
     state: StateToken,
     verifier: PkceVerifier,
+    /// When the user's time is up (`Input::Timeout` after it fails the flow).
+    deadline: Deadline,
+    listener: Listener,
+}
+
+/// The loopback listener is open: `ListenLoopback` was emitted and `CloseLoopback` not yet.
+/// Only [`Machine::listen`] makes one and only [`Machine::close_listener`] consumes one; it is
+/// not `Clone`, so exactly one state of the browser step (`Listening`, `Registering`,
+/// `WaitingCallback`) holds it and every way out of them closes the listener.
+#[must_use = "an open listener must be closed with Machine::close_listener"]
+struct Listener(());
+
+/// A token-endpoint request in flight (the code exchange, a refresh or a machine grant), with
+/// what the one DPoP nonce retry needs (RFC 9449 §8).
+struct TokenCall {
+    id: RequestId,
+    step: Step,
+    /// The key the request's proof was signed with: the tokens it brings are bound to it
+    /// (`None`: sent without a proof, the tokens are Bearer tokens).
+    dpop_key: Option<crate::secret::DpopPrivateKey>,
+    /// The request without its proof, kept for the nonce retry while it has not been made.
+    retry: Option<HttpRequest>,
 }
 
 enum State {
@@ -155,20 +178,23 @@ enum State {
     },
     Listening {
         flow: Flow,
+        listener: Listener,
     },
     Registering {
         id: RequestId,
         flow: Flow,
+        listener: Listener,
     },
     WaitingCallback(Box<Pending>),
     ExchangingCode {
-        id: RequestId,
+        call: TokenCall,
         flow: Flow,
     },
     ReloadingForRefresh,
     /// A machine-to-machine grant at the token endpoint (client credentials, jwt-bearer).
     Granting {
-        id: RequestId,
+        /// Its step is [`Step::ClientCredentials`] or [`Step::JwtBearer`].
+        call: TokenCall,
         flow: Flow,
     },
     /// SEP-990 step one: RFC 8693 token exchange at the enterprise IdP.
@@ -177,7 +203,7 @@ enum State {
         flow: Flow,
     },
     Refreshing {
-        id: RequestId,
+        call: TokenCall,
     },
     Revoking {
         id: RequestId,
@@ -191,23 +217,34 @@ impl State {
             State::FetchingPrm { id, .. }
             | State::FetchingMeta { id, .. }
             | State::Registering { id, .. }
-            | State::ExchangingCode { id, .. }
-            | State::Refreshing { id }
-            | State::Granting { id, .. }
             | State::ExchangingAssertion { id, .. }
             | State::Revoking { id, .. } => Some(*id),
+            State::ExchangingCode { call, .. }
+            | State::Refreshing { call }
+            | State::Granting { call, .. } => Some(call.id),
             _ => None,
         }
     }
 
-    /// Points the state at a re-sent request (DPoP nonce retry).
-    fn set_request_id(&mut self, new: RequestId) {
+    /// The token-endpoint request this state waits for, if it waits for one: the only
+    /// requests a DPoP nonce answer may re-send.
+    fn token_call_mut(&mut self) -> Option<&mut TokenCall> {
         match self {
-            State::ExchangingCode { id, .. }
-            | State::Refreshing { id }
-            | State::Granting { id, .. }
-            | State::ExchangingAssertion { id, .. } => *id = new,
-            _ => {}
+            State::ExchangingCode { call, .. }
+            | State::Refreshing { call }
+            | State::Granting { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The open loopback listener this state holds, given up with the state.
+    fn into_listener(self) -> Option<Listener> {
+        match self {
+            State::Listening { listener, .. } | State::Registering { listener, .. } => {
+                Some(listener)
+            }
+            State::WaitingCallback(pending) => Some(pending.listener),
+            _ => None,
         }
     }
 
@@ -239,18 +276,13 @@ impl Machine {
             outputs: VecDeque::new(),
             next_id: 0,
             status: AuthStatus::AuthorizationRequired { server_host: None },
-            deadline: None,
             cached_prm: None,
             cached_meta: None,
             cached_prm_url: None,
             attempts: 0,
             refreshed_after_401: false,
-            listening: false,
-            now: Now::default(),
             last_issuer: None,
             tokens_obtained_at: None,
-            token_request: None,
-            token_dpop_key: None,
             as_nonce: None,
             rs_nonce: None,
             last_grant: None,
@@ -305,39 +337,55 @@ impl Machine {
         !self.state.is_idle()
     }
 
-    /// The `Authorization` header for the next MCP request. Starts a refresh when the token is
-    /// within the refresh margin of expiry (then returns `Pending`; drain outputs and ask again).
-    pub fn authorization_header(&mut self, now: Now) -> HeaderState {
-        self.now = now;
+    /// The `Authorization` header for the next MCP request, as things stand: never starts
+    /// anything and never emits an output. `Pending` means a refresh, machine grant or login is
+    /// in flight, or a renewal is due that [`Machine::ensure_fresh`] would start now.
+    ///
+    /// ```
+    /// use mcp_oauth_core::{Config, HeaderState, Machine, Now, SeededRng};
+    ///
+    /// let m = Machine::new(Config::new("https://mcp.example.com/mcp"), SeededRng::from_seed([1; 32]))?;
+    /// // No session: a login is needed, and asking changed nothing.
+    /// assert!(matches!(m.header(Now::default()), HeaderState::LoginRequired));
+    /// assert!(!m.is_busy());
+    /// # Ok::<(), mcp_oauth_core::Error>(())
+    /// ```
+    pub fn header(&self, now: Now) -> HeaderState {
+        match self.header_plan(now) {
+            HeaderPlan::Answer(state) => state,
+            HeaderPlan::Refresh | HeaderPlan::Regrant => HeaderState::Pending,
+        }
+    }
+
+    /// What [`Machine::header`] answers and [`Machine::ensure_fresh`] does.
+    fn header_plan(&self, now: Now) -> HeaderPlan {
         let Some(tokens) = self.session.as_ref().and_then(|s| s.tokens.as_ref()) else {
-            return if self.state.is_idle() {
+            return HeaderPlan::Answer(if self.state.is_idle() {
                 HeaderState::LoginRequired
             } else {
                 HeaderState::Pending
-            };
+            });
         };
+        let ready = || HeaderPlan::Answer(HeaderState::Ready(tokens.authorization_header()));
         if !tokens.expires_within(now.wall, self.effective_margin(tokens)) {
-            return HeaderState::Ready(tokens.authorization_header());
+            return ready();
         }
         if !self.state.is_idle() {
-            return HeaderState::Pending;
+            return HeaderPlan::Answer(HeaderState::Pending);
         }
         let expired = tokens.expires_within(now.wall, 0);
         if !expired && self.renewal_not_before.is_some_and(|at| now.wall < at) {
             // The last renewal failed for a passing reason: use the still-valid token.
-            return HeaderState::Ready(tokens.authorization_header());
+            return ready();
         }
         if tokens.refresh_token.is_some() {
-            self.start_refresh(now, false);
-            HeaderState::Pending
+            HeaderPlan::Refresh
         } else if self.regrants_silently() {
-            // Machine-to-machine grants issue no refresh token: run the grant again.
-            self.regrant(now);
-            HeaderState::Pending
+            HeaderPlan::Regrant
         } else if !expired {
-            HeaderState::Ready(tokens.authorization_header())
+            ready()
         } else {
-            HeaderState::LoginRequired
+            HeaderPlan::Answer(HeaderState::LoginRequired)
         }
     }
 
@@ -361,20 +409,22 @@ impl Machine {
 
     /// Feeds one fact to the machine. Drain [`Machine::poll_output`] afterwards.
     pub fn handle_input(&mut self, now: Now, input: Input) {
-        self.now = now;
         match input {
             Input::HttpResponse { id, response } => self.on_http(now, id, Ok(response)),
             Input::HttpFailed { id, error } => {
                 // Adapter text ends up in errors shown to users: printable ASCII only.
-                self.on_http(now, id, Err(sanitize_remote_text(&error)))
+                self.on_http(now, id, Err(error.sanitized()))
             }
             Input::LoopbackReady { redirect_uri } => self.on_loopback_ready(now, redirect_uri),
             Input::LoopbackFailed { error } => {
                 if matches!(self.state, State::Listening { .. }) {
-                    self.fail(Error::Config(format!(
-                        "loopback listener: {}",
-                        sanitize_remote_text(&error)
-                    )));
+                    self.fail(
+                        now,
+                        Error::Config(format!(
+                            "loopback listener: {}",
+                            sanitize_remote_text(&error)
+                        )),
+                    );
                 }
             }
             Input::Callback { query } => self.on_callback(now, &query),
@@ -390,10 +440,8 @@ impl Machine {
             Input::SessionLoaded(session) => self.on_session_loaded(now, session),
             Input::ResourceNonce { nonce } => self.rs_nonce = Some(nonce),
             Input::Timeout => {
-                if let Some(d) = self.deadline {
-                    if now.instant >= d.at && matches!(self.state, State::WaitingCallback(_)) {
-                        self.fail(Error::AuthorizationTimeout);
-                    }
+                if self.poll_timeout().is_some_and(|d| now.instant >= d.at) {
+                    self.fail(now, Error::AuthorizationTimeout);
                 }
             }
         }
@@ -401,9 +449,29 @@ impl Machine {
 
     // ---------------------------------------------------------------- commands
 
+    /// The `Authorization` header for the next MCP request, starting a renewal when the token
+    /// is within the refresh margin of expiry and none runs yet: a refresh (with a refresh
+    /// token) or the machine-to-machine grant again. Returns `Pending` then; drain
+    /// [`Machine::poll_output`] and ask again when the flow finishes. A renewal that failed for
+    /// a passing reason is not retried before its back-off ends; the still-valid token is
+    /// returned meanwhile.
+    pub fn ensure_fresh(&mut self, now: Now) -> HeaderState {
+        match self.header_plan(now) {
+            HeaderPlan::Answer(state) => state,
+            HeaderPlan::Refresh => {
+                self.start_refresh(false);
+                HeaderState::Pending
+            }
+            HeaderPlan::Regrant => {
+                // Machine-to-machine grants issue no refresh token: run the grant again.
+                self.regrant(now);
+                HeaderState::Pending
+            }
+        }
+    }
+
     /// Starts a login proactively (no 401 seen yet). No-op while another flow runs.
     pub fn authorize(&mut self, now: Now) {
-        self.now = now;
         if self.state.is_idle() {
             self.attempts = 0;
             self.begin_discovery(now, AuthChallenge::default(), Vec::new());
@@ -411,24 +479,21 @@ impl Machine {
     }
 
     /// Refreshes now if a refresh token exists (e.g. a host-driven timer). No-op while busy.
-    pub fn refresh(&mut self, now: Now) {
-        self.now = now;
+    pub fn refresh(&mut self, _now: Now) {
         let has_rt = self
             .session
             .as_ref()
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| t.refresh_token.is_some());
         if self.state.is_idle() && has_rt {
-            self.start_refresh(now, false);
+            self.start_refresh(false);
         }
     }
 
     /// Revokes the tokens at the AS when it has a revocation endpoint (RFC 7009: refresh token
     /// first, then access token), then clears the stored session. Any in-flight flow is dropped.
-    pub fn logout(&mut self, now: Now) {
-        self.now = now;
-        self.close_browser_step();
-        self.state = State::Idle;
+    pub fn logout(&mut self, _now: Now) {
+        self.drop_flow();
         let mut requests = Vec::new();
         if let Some(s) = &self.session {
             if let (Some(endpoint), Some(tokens)) = (&s.revocation_endpoint, &s.tokens) {
@@ -458,11 +523,10 @@ impl Machine {
     /// closes the listener, forgets pending requests (their answers become stale) and keeps the
     /// session and the cached discovery results.
     pub fn cancel(&mut self, now: Now) {
-        self.now = now;
         if self.state.is_idle() {
             return;
         }
-        self.fail(Error::Cancelled);
+        self.fail(now, Error::Cancelled);
     }
 
     // ---------------------------------------------------------------- polling
@@ -474,23 +538,26 @@ impl Machine {
 
     /// When to deliver `Input::Timeout` (if ever).
     pub fn poll_timeout(&self) -> Option<Deadline> {
-        self.deadline
+        match &self.state {
+            State::WaitingCallback(pending) => Some(pending.deadline),
+            _ => None,
+        }
     }
 
     // ================================================================ transitions
 
-    fn on_http(&mut self, now: Now, id: RequestId, result: Result<HttpResponse, String>) {
+    fn on_http(&mut self, now: Now, id: RequestId, result: Fetched) {
         if self.state.request_id() != Some(id) {
             return; // unknown or stale id: ignored (ARCHITECTURE.md §2)
         }
-        if let Ok(resp) = &result {
-            if let Some(new_id) = self.retry_with_dpop_nonce(now, resp) {
-                self.state.set_request_id(new_id);
+        let mut state = std::mem::replace(&mut self.state, State::Idle);
+        if let (Ok(resp), Some(call)) = (&result, state.token_call_mut()) {
+            if self.retry_with_dpop_nonce(now, call, resp) {
+                self.state = state;
                 return;
             }
         }
-        self.token_request = None;
-        match std::mem::replace(&mut self.state, State::Idle) {
+        match state {
             State::FetchingPrm {
                 flow,
                 candidates,
@@ -503,10 +570,12 @@ impl Machine {
                 index,
                 ..
             } => self.on_meta(now, flow, candidates, index, result),
-            State::Registering { flow, .. } => self.on_registered(now, flow, result),
-            State::ExchangingCode { flow, .. } => self.on_code_exchanged(now, flow, result),
-            State::Refreshing { .. } => self.on_refreshed(now, result),
-            State::Granting { flow, .. } => self.on_granted(now, flow, result),
+            State::Registering { flow, listener, .. } => {
+                self.on_registered(now, flow, listener, result)
+            }
+            State::ExchangingCode { flow, call } => self.on_code_exchanged(now, flow, call, result),
+            State::Refreshing { call } => self.on_refreshed(now, call, result),
+            State::Granting { flow, call } => self.on_granted(now, flow, call, result),
             State::ExchangingAssertion { flow, .. } => {
                 self.on_assertion_exchanged(now, flow, result)
             }
@@ -529,7 +598,6 @@ impl Machine {
     }
 
     fn fetch(&mut self, step: Step, request: HttpRequest) -> RequestId {
-        self.token_request = None;
         self.next_id += 1;
         let id = RequestId(self.next_id);
         self.emit(Output::Fetch { id, step, request });
@@ -615,7 +683,8 @@ impl Machine {
         self.cached_prm_url = Some(d.metadata_url.clone());
     }
 
-    /// Asks the adapter for a loopback listener (tracked so every path closes it again).
+    /// Asks the adapter for a loopback listener; the [`Listener`] travels with the flow's
+    /// states until [`Machine::close_listener`].
     fn listen(&mut self, flow: Flow) {
         let preferred_port = self
             .session
@@ -624,23 +693,37 @@ impl Machine {
             .filter(|c| c.kind == ClientKind::Dynamic && c.issuer == flow.issuer)
             .and_then(|c| c.redirect_uri.as_deref())
             .and_then(port_of);
-        self.listening = true;
         self.emit(Output::ListenLoopback { preferred_port });
-        self.state = State::Listening { flow };
+        self.state = State::Listening {
+            flow,
+            listener: Listener(()),
+        };
     }
 
-    fn close_browser_step(&mut self) {
-        if std::mem::take(&mut self.listening) {
-            self.emit(Output::CloseLoopback);
+    /// The browser step is over: stop the listener.
+    fn close_listener(&mut self, listener: Listener) {
+        let Listener(()) = listener;
+        self.emit(Output::CloseLoopback);
+    }
+
+    /// Drops the flow in progress, closing its listener if it holds one.
+    fn drop_flow(&mut self) {
+        let old = std::mem::replace(&mut self.state, State::Idle);
+        if let Some(listener) = old.into_listener() {
+            self.close_listener(listener);
         }
-        self.deadline = None;
+    }
+
+    /// [`Machine::fail`] for a flow taken out of its state that still holds the listener.
+    fn fail_open(&mut self, now: Now, listener: Listener, error: Error) {
+        self.close_listener(listener);
+        self.fail(now, error);
     }
 
     /// Ends the flow: report, then return to "authorization required" (or "authorized" when a
     /// still-usable session exists) so the user can retry, never a dead end.
-    fn fail(&mut self, error: Error) {
-        self.close_browser_step();
-        self.state = State::Idle;
+    fn fail(&mut self, now: Now, error: Error) {
+        self.drop_flow();
         self.set_status(AuthStatus::Failed {
             reason: error.to_string(),
         });
@@ -648,7 +731,7 @@ impl Machine {
         let authorized = self
             .session
             .as_ref()
-            .is_some_and(|s| s.has_usable_token(self.now.wall, 0));
+            .is_some_and(|s| s.has_usable_token(now.wall, 0));
         let host = self
             .session
             .as_ref()

@@ -19,7 +19,7 @@ const RENEWAL_RETRY_MAX_SECS: u64 = 300;
 impl Machine {
     // ---------------------------------------------------------------- refresh
 
-    pub(super) fn start_refresh(&mut self, _now: Now, after_401: bool) {
+    pub(super) fn start_refresh(&mut self, after_401: bool) {
         self.refreshed_after_401 |= after_401;
         self.set_status(AuthStatus::Working);
         self.emit(Output::LoadSession);
@@ -55,7 +55,6 @@ impl Machine {
     /// Under the store lock: if another process already refreshed, adopt its token; otherwise
     /// spend the (freshly re-read) refresh token.
     pub(super) fn refresh_with(&mut self, now: Now, loaded: Option<Session>) {
-        let margin = self.config.refresh_margin.as_secs();
         let ours = self
             .session
             .as_ref()
@@ -64,6 +63,9 @@ impl Machine {
         if let Some(s) = loaded {
             self.adopt_settings(&s);
             let theirs = s.tokens.as_ref().map(|t| t.access_token.expose_secret());
+            // The same margin every process computes for these tokens (at most half their
+            // lifetime), so a short-lived token another process just obtained is adopted.
+            let margin = s.tokens.as_ref().map_or(0, |t| self.effective_margin(t));
             if s.has_usable_token(now.wall, margin) && theirs != ours.as_deref() {
                 self.tokens_obtained_at = None;
                 self.session = Some(s);
@@ -86,7 +88,7 @@ impl Machine {
         };
         if let Err(e) = self.config.url_policy.check(&s.token_endpoint) {
             self.state = State::Idle;
-            return self.fail(e);
+            return self.fail(now, e);
         }
         let request = token::refresh_request(
             &s.token_endpoint,
@@ -97,19 +99,16 @@ impl Machine {
         );
         let key = s.tokens.as_ref().and_then(|t| t.dpop_key.clone());
         let key = self.refresh_dpop_key(key);
-        let id = self.fetch_token(now, Step::Refresh, request, key);
-        self.state = State::Refreshing { id };
+        let call = self.fetch_token(now, Step::Refresh, request, key);
+        self.state = State::Refreshing { call };
     }
 
-    pub(super) fn on_refreshed(&mut self, now: Now, result: Result<HttpResponse, String>) {
+    pub(super) fn on_refreshed(&mut self, now: Now, call: TokenCall, result: Fetched) {
         let Some(mut session) = self.session.clone() else {
             return;
         };
         let retry_after = result.as_ref().ok().and_then(retry_after_secs);
-        // The key the refresh was actually signed with (none, the stored one, or a new one when
-        // upgrading to DPoP), not the stored tokens' binding.
-        let proof_sent = self.token_dpop_key.is_some();
-        match self.accept_tokens(result, Step::Refresh, proof_sent) {
+        match self.accept_tokens(result, &call) {
             Ok(response) => {
                 let previous_rt = session
                     .tokens
@@ -119,9 +118,9 @@ impl Machine {
                     session.scopes = scope::split(s);
                 }
                 let mut tokens = response.into_token_set(now.wall, previous_rt);
-                tokens.dpop_key = self.token_dpop_key.clone();
+                tokens.dpop_key = call.dpop_key;
                 session.tokens = Some(tokens);
-                self.install_session(session);
+                self.install_session(now, session);
             }
             Err(e) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => {
                 // The refresh token is dead. Drop the tokens (and a DCR client the AS no longer
@@ -151,7 +150,7 @@ impl Machine {
 
     /// A refresh or machine-grant renewal failed without invalidating anything. While the
     /// current access token has not expired, the flow ends quietly: a warning, the token stays
-    /// in use ([`Machine::authorization_header`] hands it out) and the next attempt waits
+    /// in use ([`Machine::ensure_fresh`] hands it out) and the next attempt waits
     /// `retry_after` seconds (bounded), so a struggling server is not hit on every call.
     /// Without a valid token the failure is reported as usual; nothing is deleted either way.
     pub(super) fn renewal_failed(&mut self, now: Now, error: Error, retry_after: Option<u64>) {
@@ -161,7 +160,7 @@ impl Machine {
             .and_then(|s| s.tokens.as_ref())
             .is_some_and(|t| !t.expires_within(now.wall, 0));
         if !valid {
-            return self.fail(error);
+            return self.fail(now, error);
         }
         let wait = retry_after
             .unwrap_or(RENEWAL_RETRY_SECS)
@@ -175,17 +174,18 @@ impl Machine {
         self.set_status(AuthStatus::Authorized);
     }
 
-    /// A token-endpoint answer: the adapter's transport failure, or the parsed response, which
-    /// must not be DPoP-bound unless a proof was sent (RFC 9449 §5). Tolerated oddities
-    /// (`expires_in`) are emitted as warnings here; success clears the renewal back-off.
+    /// The answer to `call`: the adapter's transport failure, or the parsed response, which
+    /// must not be DPoP-bound unless the request carried a proof (RFC 9449 §5). Tolerated
+    /// oddities (`expires_in`) are emitted as warnings here; success clears the renewal
+    /// back-off.
     pub(super) fn accept_tokens(
         &mut self,
-        result: Result<HttpResponse, String>,
-        step: Step,
-        proof_sent: bool,
+        result: Fetched,
+        call: &TokenCall,
     ) -> Result<token::TokenResponse, Error> {
+        let (step, proof_sent) = (call.step, call.dpop_key.is_some());
         let mut response = result
-            .map_err(|message| Error::Transport { step, message })
+            .map_err(|e| Error::from_transport(step, e))
             .and_then(|resp| token::parse_token_response(&resp, step))?;
         response.check_binding(step, proof_sent)?;
         for warning in std::mem::take(&mut response.warnings) {

@@ -23,7 +23,7 @@ fn refreshing_near_expiry() -> At {
 /// One way a token endpoint can fail without saying the refresh token is dead.
 enum Bad {
     Answer(HttpResponse),
-    Transport(&'static str),
+    Transport(TransportErrorKind, &'static str),
 }
 
 fn raw(status: u16, content_type: &str, body: &[u8]) -> HttpResponse {
@@ -68,15 +68,21 @@ fn bad_days() -> Vec<Bad> {
         400,
         &json!({"error": "invalid_request"}),
     )));
-    v.push(Bad::Transport("timed out after 30 s"));
-    v.push(Bad::Transport("response larger than 262144 bytes"));
+    v.push(Bad::Transport(
+        TransportErrorKind::Timeout,
+        "timed out after 30 s",
+    ));
+    v.push(Bad::Transport(
+        TransportErrorKind::TooLarge,
+        "response larger than 262144 bytes",
+    ));
     v
 }
 
 fn answer(at: &mut At, bad: &Bad) -> Vec<Output> {
     match bad {
         Bad::Answer(r) => at.respond(r.clone()),
-        Bad::Transport(msg) => at.fail_fetch(msg),
+        Bad::Transport(kind, msg) => at.fail_fetch(*kind, msg),
     }
 }
 
@@ -332,7 +338,7 @@ fn client_credentials_authorized() -> At {
     .meta(meta.clone())
     .at_meta_fetch();
     at.respond_json(200, &meta);
-    at.expect_fetch(Step::TokenExchange);
+    at.expect_fetch(Step::ClientCredentials);
     at.respond_json(
         200,
         &json!({"access_token": "cc-1", "token_type": "Bearer", "expires_in": 600}),
@@ -347,10 +353,10 @@ fn a_failed_regrant_keeps_the_valid_token_in_use_and_a_refusal_is_reported() {
     // Inside the 60 s margin: the grant runs again.
     at.advance(Duration::from_secs(600 - 30));
     assert_eq!(at.header(), "Pending");
-    at.expect_fetch(Step::TokenExchange);
+    at.expect_fetch(Step::ClientCredentials);
     let out = at.respond_json(503, &json!({"error": "invalid_client"}));
     let err = Error::HttpStatus {
-        step: Step::TokenExchange,
+        step: Step::ClientCredentials,
         status: 503,
     };
     assert_eq!(

@@ -27,7 +27,7 @@ fn oversize() -> HttpResponse {
 fn miss(at: &mut At, resp: Option<HttpResponse>) -> Vec<Output> {
     match resp {
         Some(r) => at.respond(r),
-        None => at.fail_fetch("connection refused"),
+        None => at.fail_fetch(TransportErrorKind::Connect, "connection refused"),
     }
 }
 
@@ -63,6 +63,7 @@ fn a_transient_prm_miss_fails_with_its_cause_instead_of_the_legacy_guess() {
             None,
             Error::Transport {
                 step: RM,
+                kind: TransportErrorKind::Connect,
                 message: "connection refused".into(),
             },
         ),
@@ -176,12 +177,13 @@ fn without_legacy_discovery_the_first_real_cause_is_named() {
 fn a_transient_miss_wins_over_an_earlier_non_transient_one() {
     let mut at = Scenario::new().at_prm_fetch();
     at.respond_status(403);
-    let out = at.fail_fetch("timed out");
+    let out = at.fail_fetch(TransportErrorKind::Timeout, "timed out");
     let err = discovery(
         RM,
         PRM_ROOT_URL,
         Error::Transport {
             step: RM,
+            kind: TransportErrorKind::Timeout,
             message: "timed out".into(),
         },
     );

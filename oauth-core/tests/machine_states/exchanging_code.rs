@@ -158,3 +158,46 @@ fn invalid_grant_fails_and_returns_to_authorization_required() {
         [status(AuthStatus::Working), get(RM, PRM_PATH_URL)]
     );
 }
+
+#[test]
+fn a_transport_failure_keeps_its_kind_and_its_message_is_sanitised() {
+    for (kind, expected) in [
+        (
+            TransportErrorKind::Timeout,
+            Error::Transport {
+                step: Step::TokenExchange,
+                kind: TransportErrorKind::Timeout,
+                message: "timed out after 30 s".into(),
+            },
+        ),
+        (
+            TransportErrorKind::Refused,
+            Error::Transport {
+                step: Step::TokenExchange,
+                kind: TransportErrorKind::Refused,
+                message: "timed out after 30 s".into(),
+            },
+        ),
+        (
+            TransportErrorKind::TooLarge,
+            Error::ResponseTooLarge {
+                step: Step::TokenExchange,
+            },
+        ),
+    ] {
+        let mut at = Scenario::new().exchanging_code();
+        let id = at.last_fetch().expect("the code exchange").0;
+        // Public fields: an adapter may put anything there; the machine sanitises it.
+        let out = at.feed(Input::HttpFailed {
+            id,
+            error: TransportError {
+                kind,
+                message: "timed out\r\n after 30 s\u{1b}".into(),
+            },
+        });
+        assert_eq!(
+            describe_all(&out),
+            fail_lines(expected, auth_required_at_as())
+        );
+    }
+}

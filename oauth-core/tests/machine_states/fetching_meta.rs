@@ -58,7 +58,10 @@ fn root_issuer_falls_back_to_oidc_then_fails() {
 #[test]
 fn transport_failure_tries_the_next_candidate() {
     let mut at = Scenario::new().at_meta_fetch();
-    assert_eq!(describe_all(&at.fail_fetch("timeout")), [get(SM, OIDC_URL)]);
+    assert_eq!(
+        describe_all(&at.fail_fetch(TransportErrorKind::Timeout, "timeout")),
+        [get(SM, OIDC_URL)]
+    );
 }
 
 #[test]

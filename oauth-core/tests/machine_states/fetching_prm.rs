@@ -84,7 +84,7 @@ fn unknown_and_stale_request_ids_are_ignored() {
     assert!(out.is_empty());
     let out = at.feed(Input::HttpFailed {
         id: first,
-        error: "late".into(),
+        error: TransportError::new(TransportErrorKind::Other, "late"),
     });
     assert!(out.is_empty());
     // The current probe still works.
@@ -98,7 +98,7 @@ fn unknown_and_stale_request_ids_are_ignored() {
 fn transport_failure_tries_the_next_candidate() {
     let mut at = Scenario::new().at_prm_fetch();
     assert_eq!(
-        describe_all(&at.fail_fetch("connection refused")),
+        describe_all(&at.fail_fetch(TransportErrorKind::Connect, "connection refused")),
         [get(RM, PRM_ROOT_URL)]
     );
 }

@@ -158,3 +158,114 @@ fn loopback_inputs_outside_listening_are_ignored() {
         .is_empty());
     assert_eq!(at.machine.status(), &AuthStatus::Working);
 }
+
+/// `ListenLoopback` and `CloseLoopback` in `log`, in that order, each listener closed once.
+fn listeners_opened_and_closed(log: &[Output]) -> (usize, usize) {
+    let (mut opened, mut closed) = (0, 0);
+    for o in log {
+        match o {
+            Output::ListenLoopback { .. } => opened += 1,
+            Output::CloseLoopback => {
+                closed += 1;
+                assert!(
+                    closed <= opened,
+                    "closed more than opened: {:?}",
+                    describe_all(log)
+                );
+            }
+            _ => {}
+        }
+    }
+    (opened, closed)
+}
+
+/// A named way out of the browser step: where it starts, what it does.
+type Exit = (&'static str, fn() -> At, fn(&mut At));
+
+#[test]
+fn every_way_out_of_the_browser_step_closes_its_listener_once() {
+    let exits: Vec<Exit> = vec![
+        (
+            "listener failed",
+            || Scenario::new().listening(),
+            |at| {
+                at.feed(Input::LoopbackFailed {
+                    error: "port in use".into(),
+                });
+            },
+        ),
+        (
+            "cancel while listening",
+            || Scenario::new().listening(),
+            |at| {
+                at.command(|m, now| m.cancel(now));
+            },
+        ),
+        (
+            "logout while registering",
+            || Scenario::new().registering(),
+            |at| {
+                at.command(|m, now| m.logout(now));
+            },
+        ),
+        (
+            "registration refused",
+            || Scenario::new().registering(),
+            |at| {
+                at.respond_status(500);
+            },
+        ),
+        (
+            "timeout",
+            || Scenario::new().waiting_callback(),
+            |at| {
+                at.advance(std::time::Duration::from_secs(24 * 3600));
+                at.feed(Input::Timeout);
+            },
+        ),
+        (
+            "callback",
+            || Scenario::new().waiting_callback(),
+            |at| {
+                at.callback_ok();
+            },
+        ),
+        (
+            "reset",
+            || Scenario::new().waiting_callback(),
+            |at| {
+                // A reset forgets the flow without an output: the driver closes its listener.
+                at.command(|m, now| m.reset(now, None));
+                at.log.push(Output::CloseLoopback);
+            },
+        ),
+    ];
+    for (what, start, exit) in exits {
+        let mut at = start();
+        assert_eq!(listeners_opened_and_closed(&at.log), (1, 0), "{what}");
+        exit(&mut at);
+        assert_eq!(listeners_opened_and_closed(&at.log), (1, 1), "{what}");
+        assert!(
+            at.machine.poll_timeout().is_none(),
+            "{what}: a deadline outlived the wait"
+        );
+    }
+}
+
+#[test]
+fn the_deadline_exists_only_while_waiting_for_the_callback() {
+    let mut at = Scenario::new().listening();
+    assert!(at.machine.poll_timeout().is_none());
+    let mut at_wait = Scenario::new().waiting_callback();
+    let deadline = at_wait
+        .machine
+        .poll_timeout()
+        .expect("waiting for the user");
+    assert_eq!(deadline.reason, DeadlineReason::AuthorizationTimeout);
+    // Before the deadline, a Timeout input changes nothing.
+    assert!(at_wait.feed(Input::Timeout).is_empty());
+    at_wait.callback_ok();
+    assert!(at_wait.machine.poll_timeout().is_none());
+    at.command(|m, now| m.cancel(now));
+    assert!(at.machine.poll_timeout().is_none());
+}

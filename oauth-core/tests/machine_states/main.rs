@@ -17,7 +17,7 @@ use std::time::Duration;
 use mcp_oauth_core::pkce::challenge_s256;
 use mcp_oauth_core::{
     AuthStatus, ClientAuthMethod, ClientKind, Deadline, DeadlineReason, Error, Input, Output,
-    PreRegisteredClient, RequestId, Step, SESSION_VERSION,
+    PreRegisteredClient, RequestId, Step, TransportError, TransportErrorKind, SESSION_VERSION,
 };
 use scenario::*;
 use serde_json::{json, Value};

@@ -94,10 +94,11 @@ fn invalid_client_forgets_the_dcr_redirect_so_the_client_registers_again() {
 fn transport_failure_keeps_the_session_and_tokens() {
     let mut at = Scenario::new().refreshing();
     let before = at.machine.session().map(|s| s.to_json());
-    let out = at.fail_fetch("connection reset");
+    let out = at.fail_fetch(TransportErrorKind::Connect, "connection reset");
     // The access token is still valid: the renewal is only deferred (bad_days.rs has more).
     let err = Error::Transport {
         step: Step::Refresh,
+        kind: TransportErrorKind::Connect,
         message: "connection reset".into(),
     };
     assert_eq!(

@@ -64,9 +64,10 @@ fn invalid_client_metadata_fails_with_the_oauth_error() {
 #[test]
 fn transport_failure_fails_with_the_step() {
     let mut at = Scenario::new().registering();
-    let out = at.fail_fetch("connection reset");
+    let out = at.fail_fetch(TransportErrorKind::Connect, "connection reset");
     let err = Error::Transport {
         step: Step::Registration,
+        kind: TransportErrorKind::Connect,
         message: "connection reset".into(),
     };
     assert_eq!(

@@ -44,7 +44,7 @@ fn refresh_token_first_then_access_token_then_clear() {
 fn revocation_errors_still_clear() {
     let mut at = Scenario::new().revoking();
     at.respond_status(503);
-    let out = at.fail_fetch("connection reset");
+    let out = at.fail_fetch(TransportErrorKind::Connect, "connection reset");
     assert_eq!(describe_all(&out), done());
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use mcp_oauth_core::{
     AuthStatus, Config, Event, HttpRequest, HttpResponse, Input, Machine, Now, Output, RequestId,
-    SeededRng, Session, Step,
+    SeededRng, Session, Step, TransportError, TransportErrorKind,
 };
 use serde_json::{json, Value};
 
@@ -424,7 +424,7 @@ impl At {
         self.drain()
     }
 
-    /// Runs a command (`authorize`, `refresh`, `logout`, `authorization_header`...) and drains.
+    /// Runs a command (`authorize`, `refresh`, `logout`, `ensure_fresh`...) and drains.
     pub fn command<T>(&mut self, f: impl FnOnce(&mut Machine, Now) -> T) -> T {
         let r = f(&mut self.machine, self.now);
         self.drain();
@@ -468,11 +468,11 @@ impl At {
     }
 
     /// Fails the pending fetch at the transport level.
-    pub fn fail_fetch(&mut self, error: &str) -> Vec<Output> {
+    pub fn fail_fetch(&mut self, kind: TransportErrorKind, message: &str) -> Vec<Output> {
         let id = self.id.expect("a fetch is pending");
         self.feed(Input::HttpFailed {
             id,
-            error: error.to_string(),
+            error: TransportError::new(kind, message),
         })
     }
 
@@ -548,7 +548,7 @@ impl At {
 
     /// The `Authorization` header value, or `"Pending"` / `"LoginRequired"`.
     pub fn header(&mut self) -> String {
-        let h = self.command(|m, now| m.authorization_header(now));
+        let h = self.command(|m, now| m.ensure_fresh(now));
         header_text(&h)
     }
 }

@@ -20,10 +20,8 @@ use super::util::{has_media, is_json};
 pub const STATELESS_VERSION: &str = "2026-07-28";
 /// Revisions the stateful wire accepts in `MCP-Protocol-Version`.
 pub const STATEFUL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
-/// `_meta` key of the protocol version (stateless wire).
-pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-/// `_meta` key of the client capabilities (stateless wire).
-pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` keys of the stateless wire, shared with the client codec (`mcp-oauth-mcp`).
+pub use mcp_oauth_mcp::{META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION};
 /// Name of the tool every token may call.
 pub const TEST_TOOL: &str = "test-tool";
 /// Name of the privileged tool (needs `admin_scopes`).

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_oauth_blocking::MemoryStore;
 use mcp_oauth_core::{BrowserRequest, Config, Step};
+use mcp_oauth_store::MemoryStore;
 
 use super::{authorization_get, converse, one_line, redirect_location, Conversation};
 

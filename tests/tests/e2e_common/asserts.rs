@@ -1,8 +1,8 @@
 //! Assertions on the testbed's log shared by the two adapters' tests: each scenario must leave
 //! the same trace whichever adapter ran it.
 
-use mcp_oauth_blocking::store::SessionStore;
 use mcp_oauth_core::HttpRequest;
+use mcp_oauth_store::SessionStore;
 use mcp_oauth_tests::serve::TestbedServer;
 use mcp_oauth_tests::testbed::{ExpectedScope, RequestKind, TestbedConfig};
 use serde_json::json;

@@ -14,8 +14,8 @@ mod browser;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_oauth_blocking::store::SessionStore;
 use mcp_oauth_core::{Config, HttpRequest, HttpResponse, Session};
+use mcp_oauth_store::SessionStore;
 use mcp_oauth_tests::mcp::{McpSession, McpWire, FIRST_STATELESS_VERSION};
 use mcp_oauth_tests::serve::{ServeOptions, TestbedServer};
 use mcp_oauth_tests::testbed::{LoggedRequest, RequestKind, TestbedConfig, TEST_TOOL};

@@ -123,7 +123,11 @@ impl Recording {
         Self { inner, seen }
     }
 
-    fn note(&self, req: &HttpRequest, result: &Result<HttpResponse, String>) {
+    fn note(
+        &self,
+        req: &HttpRequest,
+        result: &Result<HttpResponse, mcp_oauth_core::TransportError>,
+    ) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.note_url(&req.url);
         seen.note_pairs(&req.form_pairs());
@@ -146,13 +150,17 @@ impl Recording {
 }
 
 impl HttpClient for Recording {
-    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+    fn send(&self, req: &HttpRequest) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         let result = self.inner.send(req);
         self.note(req, &result);
         result
     }
 
-    fn send_within(&self, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+    fn send_within(
+        &self,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, mcp_oauth_core::TransportError> {
         let result = self.inner.send_within(req, timeout);
         self.note(req, &result);
         result

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_oauth_blocking::FileStore;
 use mcp_oauth_core::{BrowserRequest, Config, HttpRequest, HttpResponse};
+use mcp_oauth_store::FileStore;
 use mcp_oauth_tests::conformance::{authorization_get, redirect_location, TEST_TOOL};
 use mcp_oauth_tests::mcp::{McpSession, McpWire};
 use serde_json::json;

@@ -1,4 +1,7 @@
-//! Session stores: where a [`Session`] lives between runs.
+//! # mcp-oauth-store
+//!
+//! Session stores: where a [`Session`] lives between runs, and the small pieces both adapters
+//! (`mcp-oauth-tokio`, `mcp-oauth-blocking`) share, so neither adapter depends on the other.
 //!
 //! Three interchangeable backends behind one blocking trait, [`SessionStore`]:
 //!
@@ -18,10 +21,37 @@
 //!
 //! The store is synchronous on purpose: the tokio adapter calls it through `spawn_blocking`
 //! (the zbus keychain store is itself blocking), and it pulls in nothing heavier than the
-//! keychain crates, so this module builds with `default-features = false`.
+//! keychain crates and the browser launcher: no HTTP client, no async runtime.
 //!
 //! Secrets never appear in [`StoreError`] or in any `Debug` output here: errors name the file or
 //! keychain entry and the kind of failure, never stored JSON.
+//!
+//! What both adapters share besides the stores:
+//!
+//! - [`AdapterError`]: the one error type of both adapters' `Authorizer`s (each re-exports it),
+//!   so a host can switch adapters without touching its error handling;
+//! - [`BrowserOutcome`] and the `$BROWSER`-aware system launcher ([`launch`]);
+//! - [`paste_line`]: bounded reading of a pasted redirect URL from stdin.
+//!
+//! ```
+//! use mcp_oauth_store::{open_store, SessionStore, StoreChoice, StoreKind};
+//!
+//! // In production `StoreChoice::Auto`: the OS keychain, else a 0600 file store.
+//! let store = open_store(StoreChoice::Memory)?;
+//! assert_eq!(store.kind(), StoreKind::Memory);
+//! let key = "https://mcp.example.com/mcp"; // a canonical MCP server URL
+//! {
+//!     // A refresh holds the key's lock across load, refresh and save, so a rotating refresh
+//!     // token is spent once even when several processes share the store.
+//!     let _guard = store.lock(key)?;
+//!     assert!(store.load(key)?.is_none()); // nothing stored yet: the adapter logs in
+//! }
+//! assert!(store.list()?.is_empty());
+//! store.delete(key)?; // deleting a missing session succeeds
+//! # Ok::<(), mcp_oauth_store::StoreError>(())
+//! ```
+// Every public item is documented; CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 mod chunk;
 mod file;
@@ -29,6 +59,10 @@ mod keychain;
 mod lock;
 mod memory;
 mod paths;
+
+mod error;
+pub mod launch;
+pub mod paste_line;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +75,9 @@ pub use keychain::{KeychainOptions, KeychainStore, DEFAULT_KEYCHAIN_TIMEOUT, KEY
 pub use lock::{StoreLock, DEFAULT_LOCK_TIMEOUT};
 pub use memory::MemoryStore;
 pub use paths::default_state_dir;
+
+pub use error::AdapterError;
+pub use launch::BrowserOutcome;
 
 /// Longest accepted key, in bytes. The Windows Credential Manager caps user names at 513
 /// characters and chunk entries append `#NNNN`; the same rule applies to every store so a key
@@ -311,5 +348,5 @@ pub(crate) fn json_error_detail(e: &serde_json::Error) -> String {
 }
 
 #[cfg(test)]
-#[path = "mod_tests.rs"]
+#[path = "lib_tests.rs"]
 mod tests;

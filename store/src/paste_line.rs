@@ -20,6 +20,17 @@ pub enum PastedLine {
 
 /// The next line of `reader`, keeping at most `max` bytes of it in `buf` (reused between calls
 /// so a long session of pastes allocates once). `Ok(None)` at the end of input.
+///
+/// ```
+/// use mcp_oauth_store::paste_line::{read_bounded_line, PastedLine};
+///
+/// let mut input = std::io::Cursor::new(b"xxxxxxxx\nhttp://127.0.0.1:5/callback?code=c\n".to_vec());
+/// let mut buf = Vec::new();
+/// assert_eq!(read_bounded_line(&mut input, 32, &mut buf)?, Some(PastedLine::Line("xxxxxxxx".into())));
+/// assert_eq!(read_bounded_line(&mut input, 32, &mut buf)?, Some(PastedLine::TooLong));
+/// assert_eq!(read_bounded_line(&mut input, 32, &mut buf)?, None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn read_bounded_line<R: BufRead + ?Sized>(
     reader: &mut R,
     max: usize,

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fixture::{fingerprint, session};
-use mcp_oauth_blocking::store::{MemoryStore, SessionStore, StoreError, StoreKind};
+use mcp_oauth_store::{MemoryStore, SessionStore, StoreError, StoreKind};
 
 const KEY: &str = "https://mcp.example.com/mcp";
 

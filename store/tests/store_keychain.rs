@@ -10,7 +10,7 @@ mod fixture;
 use std::time::Duration;
 
 use fixture::{big_session, fingerprint, session};
-use mcp_oauth_blocking::store::{
+use mcp_oauth_store::{
     open_store, KeychainOptions, KeychainStore, SessionStore, StoreChoice, StoreError, StoreKind,
 };
 

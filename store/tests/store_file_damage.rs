@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fixture::session;
-use mcp_oauth_blocking::store::{FileStore, SessionStore, StoreError, StoredEntry};
+use mcp_oauth_store::{FileStore, SessionStore, StoreError, StoredEntry};
 
 const KEY: &str = "https://mcp.example.com/mcp";
 const OTHER: &str = "https://other.example.com/mcp";

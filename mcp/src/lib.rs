@@ -1,7 +1,9 @@
-//! The MCP client side of JSON-RPC over Streamable HTTP, sans-IO: it builds [`HttpRequest`]s and
-//! reads [`HttpResponse`]s, the caller moves them (MCP Streamable HTTP
-//! transport; ARCHITECTURE.md §8). Used by the
-//! conformance client, the `mcp-oauth call` command and tests.
+//! # mcp-oauth-mcp
+//!
+//! The MCP client side of JSON-RPC over Streamable HTTP (MCP specification, "Transports",
+//! "Streamable HTTP"), sans-IO: it builds [`HttpRequest`]s and reads [`HttpResponse`]s, the
+//! caller moves them. Used by the `mcp-oauth call` command, the conformance client and the
+//! integration tests; the testbed's MCP server is its counterpart.
 //!
 //! Two wires:
 //! - **stateful** (2025-11-25 and earlier): `initialize`, then `notifications/initialized`, then
@@ -13,6 +15,26 @@
 //!
 //! No authorization here: the caller attaches the `Authorization` header (the adapters'
 //! `Authorizer::send` does) and feeds 401/403 challenges to the OAuth machine.
+//!
+//! ```
+//! use mcp_oauth_core::HttpResponse;
+//! use mcp_oauth_mcp::{McpSession, McpWire};
+//!
+//! let url = "https://mcp.example.com/mcp";
+//! let mut mcp = McpSession::new(McpWire::for_protocol_version("2026-07-28"), "2026-07-28");
+//! assert!(!mcp.needs_initialize()); // the stateless wire has no handshake
+//! let request = mcp.request(url, "tools/list", serde_json::json!({}));
+//! assert_eq!(request.header("MCP-Protocol-Version"), Some("2026-07-28"));
+//! // ...send `request` (with an Authorization header), then read the answer:
+//! let answer = HttpResponse::json(200, &serde_json::json!({
+//!     "jsonrpc": "2.0", "id": 1, "result": { "tools": [] }
+//! }));
+//! let result = mcp.handle_response(&answer)?;
+//! assert_eq!(result["tools"], serde_json::json!([]));
+//! # Ok::<(), mcp_oauth_mcp::McpError>(())
+//! ```
+// Every public item is documented; CI's clippy -D warnings keeps it so.
+#![warn(missing_docs)]
 
 pub mod sse;
 

@@ -1,7 +1,18 @@
 //! The parts of the browser effect both adapters share (ARCHITECTURE.md §5): what an opener
-//! reports, the line printed before any built-in opener runs, and the system launcher. The tokio
-//! adapter re-exports these (this module needs no `http` feature) and runs [`launch`] on a
-//! blocking task.
+//! reports, the line printed before any built-in opener runs, and the system launcher. Both
+//! adapters re-export [`BrowserOutcome`]; the blocking adapter runs [`launch`] on a helper
+//! thread, the tokio adapter on a blocking task.
+//!
+//! ```
+//! use mcp_oauth_store::launch::launch;
+//! use mcp_oauth_store::BrowserOutcome;
+//!
+//! // Only http(s) URLs ever reach a launcher.
+//! assert_eq!(
+//!     launch("file:///etc/passwd"),
+//!     BrowserOutcome::Unavailable("not an http(s) URL".into())
+//! );
+//! ```
 
 /// What happened when the browser was asked to open the authorization URL.
 #[derive(Clone, PartialEq, Eq)]

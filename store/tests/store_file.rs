@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fixture::{big_session, fingerprint, session, ACCESS_TOKEN};
-use mcp_oauth_blocking::store::{FileStore, SessionStore, StoreError, StoreKind};
+use mcp_oauth_store::{FileStore, SessionStore, StoreError, StoreKind};
 
 const KEY: &str = "https://mcp.example.com/mcp";
 

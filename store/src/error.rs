@@ -1,12 +1,15 @@
 //! [`AdapterError`]: the core's error plus what only an adapter can get wrong (store, network,
 //! sockets, cancellation). The core's error says whose fault it was; this wrapper
-//! adds the IO side without hiding the core variant. The tokio adapter re-exports this same type
-//! (it is compiled without the `http` feature), so hosts can switch adapters without touching
-//! their error handling.
+//! adds the IO side without hiding the core variant. Both adapters re-export this same type, so
+//! hosts can switch adapters without touching their error handling. It lives here, beside
+//! [`StoreError`], so that it can implement the core's `AdapterFailure` for both adapters (the
+//! orphan rule forbids either adapter to implement a core trait for the other's type).
 
-use crate::store::StoreError;
+use mcp_oauth_core::coordinator::{AdapterFailure, Failure};
 
-/// Why an [`Authorizer`](crate::Authorizer) operation failed.
+use crate::StoreError;
+
+/// Why an adapter's `Authorizer` operation failed.
 ///
 /// No variant carries a token, code, verifier, client secret or `state`: the core's errors are
 /// built that way, store errors never echo stored JSON, and HTTP messages are produced without
@@ -20,9 +23,9 @@ pub enum AdapterError {
     /// The session store failed; when saving a new token fails, the token is not handed out.
     #[error("session store: {0}")]
     Store(#[from] StoreError),
-    /// A request to the MCP server (not an OAuth step) could not be sent.
-    #[error("HTTP: {0}")]
-    Http(String),
+    /// A request to the MCP server (not an OAuth step) got no response; the kind says why.
+    #[error("HTTP: {}", .0.message)]
+    Http(mcp_oauth_core::TransportError),
     /// A local IO failure (the entropy source, spawning a thread, a stalled flow).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -37,8 +40,7 @@ pub enum AdapterError {
         /// 401 or 403.
         status: u16,
     },
-    /// The operation was cancelled ([`Authorizer::cancel`](crate::Authorizer::cancel)) before
-    /// it finished.
+    /// The operation was cancelled (the adapter's `Authorizer::cancel`) before it finished.
     #[error("cancelled")]
     Cancelled,
 }
@@ -55,9 +57,11 @@ impl From<mcp_oauth_core::Error> for AdapterError {
     }
 }
 
-impl From<mcp_oauth_core::coordinator::Failure<AdapterError>> for AdapterError {
-    fn from(f: mcp_oauth_core::coordinator::Failure<AdapterError>) -> Self {
-        use mcp_oauth_core::coordinator::Failure;
+impl From<Failure<AdapterError>> for AdapterError {
+    /// What a caller sees of a failed coordinator operation: the core's error mapped as by
+    /// `From<mcp_oauth_core::Error>`, an adapter failure as it was, a rejected static header as
+    /// [`AdapterError::StaticHeaderRejected`].
+    fn from(f: Failure<AdapterError>) -> Self {
         match f {
             Failure::Core(e) => e.into(),
             Failure::Adapter(e) => e,
@@ -65,6 +69,14 @@ impl From<mcp_oauth_core::coordinator::Failure<AdapterError>> for AdapterError {
                 AdapterError::StaticHeaderRejected { status }
             }
         }
+    }
+}
+
+/// The coordinator (`mcp_oauth_core::coordinator`) hands one drive's failure to every caller
+/// that waited for it, so it needs copies.
+impl AdapterFailure for AdapterError {
+    fn duplicate(&self) -> Self {
+        AdapterError::duplicate(self)
     }
 }
 
@@ -170,7 +182,10 @@ mod tests {
             AdapterError::StaticHeaderRejected { status: 401 },
             AdapterError::Cancelled,
             AdapterError::LoginRequired,
-            AdapterError::Http("connection refused".into()),
+            AdapterError::Http(mcp_oauth_core::TransportError::new(
+                mcp_oauth_core::TransportErrorKind::Connect,
+                "connection refused",
+            )),
             AdapterError::Auth(mcp_oauth_core::Error::StateMismatch),
         ];
         for e in &cases {

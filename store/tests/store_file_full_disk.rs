@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fixture::{big_session, fingerprint, session};
-use mcp_oauth_blocking::store::{FileStore, SessionStore, StoreError};
+use mcp_oauth_store::{FileStore, SessionStore, StoreError};
 
 const KEY: &str = "https://mcp.example.com/mcp";
 const CHILD_DIR: &str = "MCP_OAUTH_TEST_FULL_DISK_DIR";

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixListener;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mcp_oauth_blocking::store::{
+use mcp_oauth_store::{
     open_store, KeychainOptions, KeychainStore, StoreChoice, StoreError, StoreKind,
 };
 
