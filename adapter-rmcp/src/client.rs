@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use mcp_oauth_core::AuthorizationHeader;
+use mcp_oauth_core::{AuthStatus, AuthorizationHeader};
 use mcp_oauth_tokio::{AdapterError, Authorizer};
 use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_client::{
@@ -32,7 +32,9 @@ const DPOP: HeaderName = HeaderName::from_static("dpop");
 /// - [`StreamableHttpError::InsufficientScope`] (HTTP 403): a step-up authorization asking for
 ///   the union of scopes (RFC 6750 §3.1 `insufficient_scope`, MCP "Scope Challenge Handling").
 ///
-/// Every other answer, success or error, is the inner client's, untouched. When the authorizer
+/// With no usable token yet, a request goes out without `Authorization` so that its 401
+/// challenge drives discovery and the login. Every other answer, success or error, is the inner
+/// client's, untouched. When the authorizer
 /// cannot produce a token, the request fails with [`StreamableHttpError::Io`] wrapping the
 /// [`AdapterError`]; [`authorization_error`](crate::authorization_error) gets it back.
 ///
@@ -96,11 +98,11 @@ where
 
 impl<C: StreamableHttpClient> McpOAuthClient<C> {
     /// `base` with the authorizer's `Authorization` (and `DPoP` proof for `method` on `uri`)
-    /// in place of any the caller put there.
+    /// in place of any the caller put there; with neither when `used` is `None`.
     fn headers(
         &self,
         base: &HashMap<HeaderName, HeaderValue>,
-        used: &AuthorizationHeader,
+        used: Option<&AuthorizationHeader>,
         method: &str,
         uri: &str,
     ) -> Result<HashMap<HeaderName, HeaderValue>, StreamableHttpError<C::Error>> {
@@ -112,6 +114,10 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
         };
         let mut headers = base.clone();
         headers.remove(&DPOP);
+        headers.remove(&http::header::AUTHORIZATION);
+        let Some(used) = used else {
+            return Ok(headers);
+        };
         let mut value = HeaderValue::from_str(used.expose_secret())
             .map_err(|_| invalid("Authorization header"))?;
         value.set_sensitive(true);
@@ -121,6 +127,17 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
             headers.insert(DPOP, proof);
         }
         Ok(headers)
+    }
+
+    /// The header for the next request, or `None` to send it without one: with no usable token
+    /// the first request goes out bare, so that the server's 401 challenge (its
+    /// `resource_metadata`, `scope` and scheme, RFC 9728 §5.1, RFC 9449 §7.1) drives the login,
+    /// as MCP 2025-11-25 "Authorization Server Discovery" describes.
+    async fn current(&self) -> Result<Option<AuthorizationHeader>, StreamableHttpError<C::Error>> {
+        match self.authorizer.status() {
+            AuthStatus::AuthorizationRequired { .. } | AuthStatus::Failed { .. } => Ok(None),
+            _ => self.authorizer.header().await.map(Some).map_err(auth_failure),
+        }
     }
 
     /// Sends through `send` with the current authorization; on a 401 or 403 challenge lets the
@@ -136,11 +153,13 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
         F: FnMut(HashMap<HeaderName, HeaderValue>) -> Fut,
         Fut: Future<Output = Result<T, StreamableHttpError<C::Error>>>,
     {
-        let used = self.authorizer.header().await.map_err(auth_failure)?;
-        let result = send(self.headers(&base, &used, method, uri)?).await;
+        let used = self.current().await?;
+        let result = send(self.headers(&base, used.as_ref(), method, uri)?).await;
         let (status, challenge) = match &result {
             Ok(_) => {
-                self.authorizer.request_succeeded().await;
+                if used.is_some() {
+                    self.authorizer.request_succeeded().await;
+                }
                 return result;
             }
             Err(StreamableHttpError::AuthRequired(e)) => (401, e.www_authenticate_header.clone()),
@@ -149,12 +168,17 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
             }
             Err(_) => return result,
         };
-        self.authorizer
-            .handle_response_for(&used, status, &[challenge])
-            .await
-            .map_err(auth_failure)?;
+        let challenge = [challenge];
+        let recovered = match &used {
+            Some(used) => {
+                let authorizer = &self.authorizer;
+                authorizer.handle_response_for(used, status, &challenge).await
+            }
+            None => self.authorizer.handle_response(status, &challenge).await,
+        };
+        recovered.map_err(auth_failure)?;
         let used = self.authorizer.header().await.map_err(auth_failure)?;
-        let result = send(self.headers(&base, &used, method, uri)?).await;
+        let result = send(self.headers(&base, Some(&used), method, uri)?).await;
         if result.is_ok() {
             self.authorizer.request_succeeded().await;
         }

@@ -16,7 +16,7 @@
 //! use rmcp::ServiceExt;
 //!
 //! let url = "https://mcp.example.com/mcp";
-//! let store = Arc::new(FileStore::new("sessions.json"));
+//! let store = Arc::new(FileStore::new("mcp-sessions")?); // a directory
 //! let authorizer = Authorizer::new(Config::new(url), Options::new(store)).await?;
 //! let transport = StreamableHttpClientTransport::with_client(
 //!     McpOAuthClient::with_reqwest(authorizer)?,

@@ -42,14 +42,29 @@ async fn rmcp_logs_in_through_the_loopback_listener_and_lists_tools() {
     assert_eq!(auth.status(), AuthStatus::Authorized);
     let token = stored(&store, auth.server()).tokens.expect("stored tokens");
     assert!(token.refresh_token.is_some());
-    // Every MCP request rmcp made (initialize, the initialized notification, tools/list, any
-    // GET for the server's stream) carried the token, as MCP "Access Token Usage" requires.
+    // The first request went out bare and its 401 challenge drove discovery (RFC 9728 §5.1);
+    // every later MCP request rmcp made (initialize again, the initialized notification,
+    // tools/list, any GET for the server's stream) carried the token (MCP "Access Token Usage").
     let schemes = mcp_schemes(&server);
-    assert!(schemes.len() >= 3, "{schemes:?}");
+    assert!(schemes.len() >= 4, "{schemes:?}");
+    assert_eq!(schemes[0], None);
     assert!(
-        schemes.iter().all(|s| s.as_deref() == Some("Bearer")),
+        schemes[1..].iter().all(|s| s.as_deref() == Some("Bearer")),
         "{schemes:?}"
     );
+    let statuses: Vec<u16> = logged(&server, RequestKind::Mcp)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses[0], 401);
+    let first_token = kinds(&server).iter().position(|k| *k == RequestKind::Token);
+    assert_eq!(first_token.map(|i| kinds(&server)[..i].to_vec()), Some(vec![
+        RequestKind::Mcp,
+        RequestKind::ResourceMetadata,
+        RequestKind::ServerMetadata,
+        RequestKind::Registration,
+        RequestKind::Authorize,
+    ]));
     assert_eq!(logged(&server, RequestKind::Authorize).len(), 1);
     assert_no_violations(&server);
     client.cancel().await.expect("close the session");
@@ -123,6 +138,6 @@ async fn without_a_token_and_without_interaction_rmcp_reports_login_required() {
         "{transport_error}"
     );
     assert_eq!(browser.opened(), 0);
-    // The authorizer refused before anything went on the wire.
-    assert_eq!(kinds(&server), Vec::<RequestKind>::new());
+    // Only the bare first request went out: its 401 asked for a login the config forbids.
+    assert_eq!(kinds(&server), [RequestKind::Mcp]);
 }
