@@ -17,7 +17,9 @@ use rmcp::ServiceExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::args().nth(1).ok_or("usage: client <mcp-server-url>")?;
+    let url = std::env::args()
+        .nth(1)
+        .ok_or("usage: client <mcp-server-url>")?;
     let store = Arc::from(open_store(StoreChoice::Auto)?);
     let authorizer = Authorizer::new(Config::new(&url), Options::new(store)).await?;
     let transport = StreamableHttpClientTransport::with_client(

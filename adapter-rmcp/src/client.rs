@@ -136,7 +136,12 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
     async fn current(&self) -> Result<Option<AuthorizationHeader>, StreamableHttpError<C::Error>> {
         match self.authorizer.status() {
             AuthStatus::AuthorizationRequired { .. } | AuthStatus::Failed { .. } => Ok(None),
-            _ => self.authorizer.header().await.map(Some).map_err(auth_failure),
+            _ => self
+                .authorizer
+                .header()
+                .await
+                .map(Some)
+                .map_err(auth_failure),
         }
     }
 
@@ -172,7 +177,9 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
         let recovered = match &used {
             Some(used) => {
                 let authorizer = &self.authorizer;
-                authorizer.handle_response_for(used, status, &challenge).await
+                authorizer
+                    .handle_response_for(used, status, &challenge)
+                    .await
             }
             None => self.authorizer.handle_response(status, &challenge).await,
         };

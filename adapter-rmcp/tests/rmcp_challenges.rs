@@ -28,7 +28,12 @@ async fn concurrent_requests_after_expiry_share_one_refresh() {
     const TASKS: usize = 32;
     let server = start(TestbedConfig::default());
     let browser = ScriptedBrowser::default();
-    let auth = authorizer(Arc::new(MemoryStore::new()), &browser, client_config(&server)).await;
+    let auth = authorizer(
+        Arc::new(MemoryStore::new()),
+        &browser,
+        client_config(&server),
+    )
+    .await;
     let inner = mcp_oauth_rmcp::McpOAuthClient::with_reqwest(auth.clone()).expect("client");
     let client = connect_with(&auth, inner.inner().clone(), &server.mcp_url(), TASKS).await;
     assert_lists_tools(&client).await;
@@ -45,7 +50,9 @@ async fn concurrent_requests_after_expiry_share_one_refresh() {
             tokio::spawn(async move {
                 barrier.wait().await;
                 let tools = tokio::time::timeout(BOUND, peer.list_tools(None)).await;
-                tools.map_err(|_| "timed out".to_owned())?.map_err(|e| e.to_string())
+                tools
+                    .map_err(|_| "timed out".to_owned())?
+                    .map_err(|e| e.to_string())
             })
         })
         .collect();
@@ -61,8 +68,14 @@ async fn concurrent_requests_after_expiry_share_one_refresh() {
         .iter()
         .map(|r| r.status)
         .collect();
-    assert!(statuses.iter().all(|s| [200, 401].contains(s)), "{statuses:?}");
-    assert!(statuses.contains(&401), "the server refused the expired token");
+    assert!(
+        statuses.iter().all(|s| [200, 401].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&401),
+        "the server refused the expired token"
+    );
     assert_no_violations(&server);
     client.cancel().await.expect("close the session");
 }
@@ -77,15 +90,23 @@ async fn insufficient_scope_steps_up_once_and_the_call_passes() {
         ..TestbedConfig::default()
     });
     let browser = ScriptedBrowser::default();
-    let auth = authorizer(Arc::new(MemoryStore::new()), &browser, client_config(&server)).await;
+    let auth = authorizer(
+        Arc::new(MemoryStore::new()),
+        &browser,
+        client_config(&server),
+    )
+    .await;
     let client = connect(&auth, &server.mcp_url()).await;
     assert_lists_tools(&client).await;
 
     // test-tool needs mcp:write: 403 insufficient_scope, step-up, the same call again.
-    let result = tokio::time::timeout(BOUND, client.call_tool(CallToolRequestParams::new(TEST_TOOL)))
-        .await
-        .expect("tools/call in time")
-        .expect("tools/call succeeded after the step-up");
+    let result = tokio::time::timeout(
+        BOUND,
+        client.call_tool(CallToolRequestParams::new(TEST_TOOL)),
+    )
+    .await
+    .expect("tools/call in time")
+    .expect("tools/call succeeded after the step-up");
     let result = serde_json::to_value(&result).expect("serializable");
     assert_eq!(result["content"][0]["text"], "test", "{result}");
 
@@ -107,12 +128,15 @@ async fn insufficient_scope_steps_up_once_and_the_call_passes() {
     client.cancel().await.expect("close the session");
 }
 
+/// What one request handed the inner client: rmcp's `auth_header` argument and the headers.
+type Seen = (Option<String>, HashMap<HeaderName, HeaderValue>);
+
 /// rmcp's reqwest client, recording what the wrapper hands it (rmcp's `auth_header` argument
 /// and the custom headers), to see the `DPoP` proofs the testbed does not log.
 #[derive(Clone, Default)]
 struct Recording {
     inner: reqwest::Client,
-    seen: Arc<Mutex<Vec<(Option<String>, HashMap<HeaderName, HeaderValue>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Recording {
@@ -137,7 +161,9 @@ impl StreamableHttpClient for Recording {
     ) -> Result<StreamableHttpPostResponse, Error> {
         self.record(&auth, &headers);
         let inner = &self.inner;
-        inner.post_message(uri, message, session_id, auth, headers).await
+        inner
+            .post_message(uri, message, session_id, auth, headers)
+            .await
     }
 
     async fn delete_session(
@@ -148,7 +174,9 @@ impl StreamableHttpClient for Recording {
         headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Error> {
         self.record(&auth, &headers);
-        self.inner.delete_session(uri, session_id, auth, headers).await
+        self.inner
+            .delete_session(uri, session_id, auth, headers)
+            .await
     }
 
     async fn get_stream(
@@ -161,7 +189,9 @@ impl StreamableHttpClient for Recording {
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
         self.record(&auth, &headers);
         let inner = &self.inner;
-        inner.get_stream(uri, session_id, last_event_id, auth, headers).await
+        inner
+            .get_stream(uri, session_id, last_event_id, auth, headers)
+            .await
     }
 }
 
@@ -171,7 +201,12 @@ async fn a_dpop_bound_token_goes_as_dpop_with_a_fresh_proof_on_every_request() {
     config.challenge_scheme = ChallengeScheme::DPoP;
     let server = start(config);
     let browser = ScriptedBrowser::default();
-    let auth = authorizer(Arc::new(MemoryStore::new()), &browser, client_config(&server)).await;
+    let auth = authorizer(
+        Arc::new(MemoryStore::new()),
+        &browser,
+        client_config(&server),
+    )
+    .await;
     let recording = Recording::default();
     let client = connect_with(&auth, recording.clone(), &server.mcp_url(), 16).await;
     assert_lists_tools(&client).await;
@@ -181,7 +216,10 @@ async fn a_dpop_bound_token_goes_as_dpop_with_a_fresh_proof_on_every_request() {
     let schemes = mcp_schemes(&server);
     assert!(schemes.len() >= 4, "{schemes:?}");
     assert_eq!(schemes[0], None);
-    assert!(schemes[1..].iter().all(|s| s.as_deref() == Some("DPoP")), "{schemes:?}");
+    assert!(
+        schemes[1..].iter().all(|s| s.as_deref() == Some("DPoP")),
+        "{schemes:?}"
+    );
     let seen = recording.seen.lock().expect("not poisoned").clone();
     assert_eq!(seen.len(), schemes.len());
     assert!(!seen[0].1.contains_key(&http::header::AUTHORIZATION));
@@ -189,13 +227,21 @@ async fn a_dpop_bound_token_goes_as_dpop_with_a_fresh_proof_on_every_request() {
     for (auth_header, headers) in &seen[1..] {
         // rmcp would send its own `auth_header` as Bearer: the wrapper never uses it.
         assert_eq!(auth_header, &None);
-        let authorization = headers[&http::header::AUTHORIZATION].to_str().expect("ASCII");
+        let authorization = headers[&http::header::AUTHORIZATION]
+            .to_str()
+            .expect("ASCII");
         assert!(authorization.starts_with("DPoP "), "{authorization}");
-        let proof = headers[&HeaderName::from_static("dpop")].to_str().expect("ASCII");
+        let proof = headers[&HeaderName::from_static("dpop")]
+            .to_str()
+            .expect("ASCII");
         assert_eq!(proof.split('.').count(), 3, "a compact JWS: {proof}");
         proofs.insert(proof.to_owned());
     }
-    assert_eq!(proofs.len(), seen.len() - 1, "one proof per request (RFC 9449 §4.2 jti)");
+    assert_eq!(
+        proofs.len(),
+        seen.len() - 1,
+        "one proof per request (RFC 9449 §4.2 jti)"
+    );
     assert_eq!(browser.opened(), 1);
     assert_no_violations(&server);
 }

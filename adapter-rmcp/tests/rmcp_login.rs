@@ -58,13 +58,16 @@ async fn rmcp_logs_in_through_the_loopback_listener_and_lists_tools() {
         .collect();
     assert_eq!(statuses[0], 401);
     let first_token = kinds(&server).iter().position(|k| *k == RequestKind::Token);
-    assert_eq!(first_token.map(|i| kinds(&server)[..i].to_vec()), Some(vec![
-        RequestKind::Mcp,
-        RequestKind::ResourceMetadata,
-        RequestKind::ServerMetadata,
-        RequestKind::Registration,
-        RequestKind::Authorize,
-    ]));
+    assert_eq!(
+        first_token.map(|i| kinds(&server)[..i].to_vec()),
+        Some(vec![
+            RequestKind::Mcp,
+            RequestKind::ResourceMetadata,
+            RequestKind::ServerMetadata,
+            RequestKind::Registration,
+            RequestKind::Authorize,
+        ])
+    );
     assert_eq!(logged(&server, RequestKind::Authorize).len(), 1);
     assert_no_violations(&server);
     client.cancel().await.expect("close the session");

@@ -56,7 +56,11 @@ impl ScriptedBrowser {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| format!("authorization answered {}", consent.status()))?
             .to_owned();
-        let callback = http.get(&location).send().await.map_err(|e| e.to_string())?;
+        let callback = http
+            .get(&location)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         match callback.status().is_success() {
             true => Ok(()),
             false => Err(format!("callback answered {}", callback.status())),
