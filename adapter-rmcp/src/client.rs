@@ -129,14 +129,22 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
         Ok(headers)
     }
 
+    /// No token, and none being obtained.
+    fn without_token(&self) -> bool {
+        matches!(
+            self.authorizer.status(),
+            AuthStatus::AuthorizationRequired { .. } | AuthStatus::Failed { .. }
+        )
+    }
+
     /// The header for the next request, or `None` to send it without one: with no usable token
     /// the first request goes out bare, so that the server's 401 challenge (its
     /// `resource_metadata`, `scope` and scheme, RFC 9728 §5.1, RFC 9449 §7.1) drives the login,
     /// as MCP 2025-11-25 "Authorization Server Discovery" describes.
     async fn current(&self) -> Result<Option<AuthorizationHeader>, StreamableHttpError<C::Error>> {
-        match self.authorizer.status() {
-            AuthStatus::AuthorizationRequired { .. } | AuthStatus::Failed { .. } => Ok(None),
-            _ => self
+        match self.without_token() {
+            true => Ok(None),
+            false => self
                 .authorizer
                 .header()
                 .await
@@ -181,7 +189,13 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
                     .handle_response_for(used, status, &challenge)
                     .await
             }
-            None => self.authorizer.handle_response(status, &challenge).await,
+            None if self.without_token() => {
+                self.authorizer.handle_response(status, &challenge).await
+            }
+            // Another request's challenge started a login since this one went out bare: retry
+            // with its token rather than report this challenge too, which the core would take
+            // as a refusal of that new token.
+            None => Ok(()),
         };
         recovered.map_err(auth_failure)?;
         let used = self.authorizer.header().await.map_err(auth_failure)?;
