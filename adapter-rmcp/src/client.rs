@@ -34,9 +34,13 @@ const DPOP: HeaderName = HeaderName::from_static("dpop");
 ///
 /// With no usable token yet, a request goes out without `Authorization` so that its 401
 /// challenge drives discovery and the login. Every other answer, success or error, is the inner
-/// client's, untouched. When the authorizer
-/// cannot produce a token, the request fails with [`StreamableHttpError::Io`] wrapping the
-/// [`AdapterError`]; [`authorization_error`](crate::authorization_error) gets it back.
+/// client's, untouched. When the authorizer cannot produce a token, the request fails with
+/// [`StreamableHttpError::Io`] wrapping the [`AdapterError`];
+/// [`authorization_error`](crate::authorization_error) gets it back.
+///
+/// One limit comes from the trait: rmcp's errors carry only the `WWW-Authenticate` value, not
+/// the other response headers, so an MCP server's `DPoP-Nonce` (RFC 9449 §9) never reaches the
+/// authorizer. DPoP works with servers that do not demand a resource nonce.
 ///
 /// rmcp's own `auth_header` (from `StreamableHttpClientTransportConfig::auth_header`) is
 /// ignored: rmcp sends it as `Bearer`, which is wrong for a DPoP-bound token, so the header
@@ -184,8 +188,7 @@ impl<C: StreamableHttpClient> McpOAuthClient<C> {
         let challenge = [challenge];
         let recovered = match &used {
             Some(used) => {
-                let authorizer = &self.authorizer;
-                authorizer
+                (self.authorizer)
                     .handle_response_for(used, status, &challenge)
                     .await
             }
