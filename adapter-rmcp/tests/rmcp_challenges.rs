@@ -245,3 +245,53 @@ async fn a_dpop_bound_token_goes_as_dpop_with_a_fresh_proof_on_every_request() {
     assert_eq!(browser.opened(), 1);
     assert_no_violations(&server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rmcps_own_authorization_settings_are_replaced_and_other_headers_kept() {
+    let server = start(TestbedConfig::default());
+    let browser = ScriptedBrowser::default();
+    let auth = authorizer(
+        Arc::new(MemoryStore::new()),
+        &browser,
+        client_config(&server),
+    )
+    .await;
+    let recording = Recording::default();
+    let host = HeaderName::from_static("x-host");
+    let stale = HeaderValue::from_static("Bearer stale");
+    let mut headers = HashMap::new();
+    headers.insert(http::header::AUTHORIZATION, stale.clone());
+    headers.insert(host.clone(), HeaderValue::from_static("kept"));
+    let config = transport_config(&server.mcp_url(), 16)
+        .auth_header("stale")
+        .custom_headers(headers);
+    let client = mcp_oauth_rmcp::McpOAuthClient::new(auth.clone(), recording.clone());
+    let transport = rmcp::transport::StreamableHttpClientTransport::with_client(client, config);
+    let client = tokio::time::timeout(BOUND, rmcp::ServiceExt::serve((), transport))
+        .await
+        .expect("initialize in time")
+        .expect("initialize succeeded");
+    assert_lists_tools(&client).await;
+    client.cancel().await.expect("close the session");
+
+    let seen = recording.seen.lock().expect("not poisoned").clone();
+    assert!(seen.len() >= 4, "{}", seen.len());
+    for (auth_header, headers) in &seen {
+        assert_eq!(auth_header, &None);
+        assert_eq!(headers[&host], "kept");
+        assert_ne!(headers.get(&http::header::AUTHORIZATION), Some(&stale));
+    }
+    // The first request went out bare (no token yet), every later one with the real token.
+    assert!(!seen[0].1.contains_key(&http::header::AUTHORIZATION));
+    let token = auth.header().await.expect("a token");
+    for (_, headers) in &seen[1..] {
+        assert_eq!(
+            headers[&http::header::AUTHORIZATION]
+                .to_str()
+                .expect("ASCII"),
+            token.expose_secret()
+        );
+    }
+    assert_eq!(browser.opened(), 1);
+    assert_no_violations(&server);
+}
